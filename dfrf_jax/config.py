@@ -1,0 +1,80 @@
+"""The one default configuration every config file in configs/ starts from.
+
+Field names follow the authors' argparse flags where one exists (their name is given in the comment), so
+a reader of `run_nerf_deform.py` finds each setting. Defaults are the authors' code defaults; where the
+paper differs, the paper's variant is a switch (documented next to it).
+"""
+
+import ml_collections
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Returns the authors' code defaults (their fine-tune run, `run.sh`)."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.data_dir = ''          # datadir: an identity folder (holds `0/`) or a base-model folder (holds `0/`, `1/`, ...)
+  c.init_from = ''         # ft_path: a workdir, an orbax checkpoint dir, or one imported from the authors' .tar
+
+  m = c.model = ml_collections.ConfigDict()
+  m.netdepth = 8           # netdepth / netdepth_fine
+  m.netwidth = 256         # netwidth (coarse field)
+  m.netwidth_fine = 256    # netwidth_fine
+  m.skips = (4,)           # layer after which the input is concatenated again
+  m.multires = 10          # PE frequencies of 3D points
+  m.multires_views = 4     # PE frequencies of view directions
+  m.multires_ref = 5       # PE frequencies of reference RGB and camera centres
+  m.use_viewdirs = True    # use_viewdirs (store_false flag: on by default)
+  m.dim_aud = 64           # dim_aud: AudioNet output width
+  m.aud_feature_dim = 29   # width of one audio feature row (29 DeepSpeech logits)
+  m.win_size = 16          # win_size: rows of one audio window
+  m.smo_size = 8           # smo_size: AudioAttNet window (frames)
+  m.audatt_channels = 32   # channels AudioAttNet computes its attention from (code: first 32 of 64)
+  m.num_reference_images = 4  # num_reference_images
+  m.feature_hidden = 64    # reference CNN conv width
+  m.feature_dim = 128      # reference CNN output width (paper's D)
+  m.warp_hidden = (128, 32)
+  m.max_offset = 10.0      # warp offsets are clamped to +-max_offset pixels
+  m.num_slots = 2
+  m.slot_dim = 128
+  m.slot_iters = 2
+  m.slot_side_dim = 32     # fc1/fc6 side MLP width
+  # 'code': bilinear sampling at round(projection) + offset, as the authors' gather_indices does.
+  # 'paper': at the unrounded projection + offset.
+  m.warp_sample_point = 'code'
+  # 'random': slots = mu + sigma * N(0, 1) on every call, as the authors do (also at test time).
+  # 'mean': slots = mu (deterministic rendering).
+  m.slot_init = 'random'
+
+  r = c.render = ml_collections.ConfigDict()
+  r.N_samples = 64         # N_samples
+  r.N_importance = 128     # N_importance
+  r.perturb = True         # perturb (training only; rendering is always deterministic)
+  r.lindisp = False        # lindisp
+  r.raw_noise_std = 0.0    # raw_noise_std
+  r.white_bkgd = True      # white_bkgd (store_false flag: on by default)
+  r.chunk = 1024           # rays per jitted render call
+  r.near = 0.3             # near (dataset config.txt overrides)
+  r.far = 0.9              # far
+
+  d = c.data = ml_collections.ConfigDict()
+  d.bc_type = 'torso_imgs'  # bc_type: folder of per-frame last-sample colours
+  d.test_file = 'transforms_val.json'
+  d.N_rand = 850            # N_rand: rays per training step
+  d.sample_rate = 0.95      # sample_rate: share of rays drawn inside face_rect
+  d.face_rect_transposed = True  # the authors' row/column mix-up when testing face_rect
+  d.test_ref_positions = (50, 100, 150, 200)  # refer_from_train: train-list positions of the test references
+
+  t = c.train = ml_collections.ConfigDict()
+  t.lrate = 5e-4            # lrate
+  t.lrate_decay = 500       # lrate_decay (x1500 steps per factor 10, as the code does)
+  t.lrate_decay_unit = 1500
+  t.audatt_lr_scale = 5.0
+  t.L2loss_weight = 5e-8    # L2loss_weight (lambda of the offset regulariser)
+  # 'code': mean(offset^2) * (1 - min(weight * z, 1)); 'paper': |offset| * (1 - sigma).
+  t.offset_reg = 'code'
+  t.nosmo_iters = 100000    # nosmo_iters
+  t.N_iters = 600000        # N_iters
+  t.i_weights = 5000        # i_weights (checkpoint period)
+  t.i_print = 100           # i_print
+  t.keep_checkpoints = 3
+  return c
