@@ -1,0 +1,152 @@
+"""The DFRF model: every network of the paper in one Flax module, with one method per stage.
+
+Stages (paper section 3) and their methods:
+  encode_audio        audio feature windows -> audio codes A (AudioNet)
+  smooth_audio        codes of frames i-4..i+3 -> smoothed code of frame i (AudioAttNet)
+  reference_features  N reference images -> feature maps F_n, computed once per frame
+  query               3D samples -> raw (colour logits, density) and the warp offsets, for the coarse or
+                      fine field: projection into every reference (vmapped), the warp offset, bilinear
+                      feature sampling, slot-attention fusion, the radiance field.
+
+Intermediates of `query` are sown into the 'intermediates' collection for inspection and parity tests
+(`apply(..., mutable=['intermediates'])`).
+"""
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from dfrf_jax.model.aggregation import SlotAttention
+from dfrf_jax.model.audio import AudioAttNet, AudioNet
+from dfrf_jax.model.encoding import positional_encoding
+from dfrf_jax.model.field import RadianceField
+from dfrf_jax.model.image_features import FeatureNet, feature_net_inputs
+from dfrf_jax.model.projection import bilinear_sample, gather_nearest, project_to_references
+from dfrf_jax.model.warp import WarpMLP
+
+
+@chex.dataclass(frozen=True)
+class QueryOutput:
+  """What the field returns for P samples seen by N references.
+
+  raw: [P, 4] rgb logits and raw density.
+  offsets: [N, P, 2] warp offsets in pixels (row, col), before they are added to the projection.
+  """
+  raw: jax.Array
+  offsets: jax.Array
+
+
+class DFRF(nn.Module):
+  """Dynamic Facial Radiance Field. `config` is the `model` section of the config, frozen."""
+  config: ml_collections.FrozenConfigDict
+
+  def setup(self):
+    m = self.config
+    if m.warp_sample_point not in ('code', 'paper'):
+      raise ValueError(f"config.model.warp_sample_point must be 'code' or 'paper', got {m.warp_sample_point!r}")
+    self.audio_net = AudioNet(m.dim_aud)
+    self.audio_att_net = AudioAttNet(m.smo_size, m.audatt_channels)
+    self.feature_net = FeatureNet(m.feature_hidden, m.feature_dim)
+    self.warp = WarpMLP(tuple(m.warp_hidden), m.max_offset)
+    self.slot_attention = SlotAttention(m.num_slots, m.slot_dim, m.slot_iters, m.slot_side_dim)
+    self.coarse = RadianceField(m.netdepth, m.netwidth, tuple(m.skips), m.use_viewdirs)
+    self.fine = RadianceField(m.netdepth, m.netwidth_fine, tuple(m.skips), m.use_viewdirs)
+
+  def encode_audio(self, windows: jax.Array) -> jax.Array:
+    """windows: [n, 16, D] audio feature windows -> [n, dim_aud] audio codes."""
+    return self.audio_net(windows)
+
+  def smooth_audio(self, codes: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """codes: [smo_size, dim_aud] of frames i-4..i+3 -> ([dim_aud] smoothed code, [smo_size] weights)."""
+    return self.audio_att_net(codes)
+
+  def reference_features(self, images: jax.Array, poses: jax.Array) -> jax.Array:
+    """images: [N, H, W, 3] in [0, 1]; poses: [N, 3, 4] c2w -> feature maps [N, H, W, feature_dim]."""
+    return self.feature_net(feature_net_inputs(images, poses, self.config.multires_ref))
+
+  def query(self, points: jax.Array, viewdirs: jax.Array, audio_code: jax.Array,
+            ref_features: jax.Array, ref_poses: jax.Array, focal: jax.Array | float,
+            slot_noise: jax.Array | None, fine: bool) -> QueryOutput:
+    """Evaluates the coarse or fine field at P samples.
+
+    Args:
+      points: [P, 3] world units.
+      viewdirs: [P, 3] unit viewing directions.
+      audio_code: [dim_aud] the frame's (smoothed or not) audio code.
+      ref_features: [N, H, W, C] from `reference_features`.
+      ref_poses: [N, 3, 4] reference camera-to-world matrices.
+      focal: focal length of the references in pixels.
+      slot_noise: [P, num_slots, slot_dim] N(0, 1) draws for the slot initialisation, or None (slots = mu).
+      fine: evaluate the fine field (else the coarse one).
+
+    Returns:
+      QueryOutput with raw [P, 4] and offsets [N, P, 2].
+    """
+    m = self.config
+    num_points = points.shape[0]
+    num_refs, height, width, _ = ref_features.shape
+    chex.assert_shape(points, (num_points, 3))
+    chex.assert_shape(viewdirs, (num_points, 3))
+    chex.assert_shape(audio_code, (m.dim_aud,))
+    chex.assert_shape(ref_poses, (num_refs, 3, 4))
+
+    embedded = positional_encoding(points, m.multires)                       # [P, 63]
+    proj = project_to_references(points, ref_poses, focal, height, width)    # [N, P, 2]
+    nearest = jnp.round(proj)                                                # half to even
+    nearest_features = jax.vmap(gather_nearest)(ref_features, nearest.astype(jnp.int32))
+
+    code = jax.lax.stop_gradient(audio_code)
+    warp_inputs = jnp.concatenate([
+        jnp.broadcast_to(embedded, (num_refs,) + embedded.shape),
+        jnp.broadcast_to(code, (num_refs, num_points, code.shape[0])),
+        jax.lax.stop_gradient(nearest_features)], -1)                        # [N, P, 255]
+    offsets = self.warp(warp_inputs)                                         # [N, P, 2]
+
+    base = nearest if m.warp_sample_point == 'code' else proj
+    limits = jnp.array([height - 1.0, width - 1.0], proj.dtype)
+    warped = jnp.clip(base + offsets, 0.0, limits)
+    sampled = jax.vmap(bilinear_sample)(ref_features, warped)                # [N, P, C]
+    tokens = jnp.concatenate([sampled, jax.lax.stop_gradient(jnp.trunc(warped))], -1)
+
+    fused = self.slot_attention(jnp.swapaxes(tokens, 0, 1), embedded, slot_noise)  # [P, S*D]
+    point_inputs = jnp.concatenate(
+        [fused, embedded, jnp.broadcast_to(audio_code, (num_points, audio_code.shape[0]))], -1)
+    view_inputs = positional_encoding(viewdirs, m.multires_views) if m.use_viewdirs else None
+    field = self.fine if fine else self.coarse
+    raw = field(point_inputs, view_inputs)
+
+    self.sow('intermediates', 'proj', proj)
+    self.sow('intermediates', 'nearest_features', nearest_features)
+    self.sow('intermediates', 'tokens', tokens)
+    self.sow('intermediates', 'fused', fused)
+    self.sow('intermediates', 'point_inputs', point_inputs)
+    return QueryOutput(raw=raw, offsets=offsets)
+
+  def __call__(self, windows: jax.Array, ref_images: jax.Array, ref_poses: jax.Array,
+               points: jax.Array, viewdirs: jax.Array, focal: float) -> QueryOutput:
+    """Runs every network once (used by `init`): audio, smoothing, references, coarse and fine query."""
+    codes = self.encode_audio(windows)
+    code, _ = self.smooth_audio(codes[:self.config.smo_size])
+    features = self.reference_features(ref_images, ref_poses)
+    self.query(points, viewdirs, code, features, ref_poses, focal, None, fine=False)
+    return self.query(points, viewdirs, code, features, ref_poses, focal, None, fine=True)
+
+
+def build_model(model_config: ml_collections.ConfigDict) -> DFRF:
+  """The DFRF module for the `model` section of a config."""
+  return DFRF(ml_collections.FrozenConfigDict(model_config))
+
+
+def init_params(model: DFRF, key: jax.Array) -> dict:
+  """Fresh parameters (PyTorch-style initialisation) for `model`; independent of the image size."""
+  m = model.config
+  n = m.num_reference_images
+  size = 8
+  windows = jnp.zeros((m.smo_size, 16, m.aud_feature_dim), jnp.float32)
+  images = jnp.zeros((n, size, size, 3), jnp.float32)
+  poses = jnp.tile(jnp.eye(4, dtype=jnp.float32)[:3][None], (n, 1, 1)).at[:, 2, 3].set(1.0)
+  points = jnp.zeros((2, 3), jnp.float32)
+  viewdirs = jnp.tile(jnp.array([[0.0, 0.0, -1.0]], jnp.float32), (2, 1))
+  return model.init(key, windows, images, poses, points, viewdirs, 10.0)['params']

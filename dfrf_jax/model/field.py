@@ -1,0 +1,47 @@
+"""The facial radiance field F_theta(p, d, A, F~) -> (colour logits, raw density) (the authors' Face_Feature_NeRF)."""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from dfrf_jax.model.layers import dense
+
+
+class RadianceField(nn.Module):
+  """An 8-layer MLP with a skip connection, a density head and a view-dependent colour branch.
+
+  The point input is [F~ (256), gamma(p) (63), A (64)] in that order; with `use_viewdirs` the colour branch
+  sees [h_7, gamma(d)] and has depth // 4 + 1 layers of width // 2 (the authors' variant "according to the
+  paper"). The authors' `feature_linear` layer is dead code in their model and is not built here.
+  """
+  depth: int = 8
+  width: int = 256
+  skips: Sequence[int] = (4,)
+  use_viewdirs: bool = True
+
+  @nn.compact
+  def __call__(self, point_inputs: jax.Array, view_inputs: jax.Array | None) -> jax.Array:
+    """Evaluates the field.
+
+    Args:
+      point_inputs: [P, C] concatenated [aggregated feature, gamma(p), audio code].
+      view_inputs: [P, 27] gamma(view direction), or None without `use_viewdirs`.
+
+    Returns:
+      raw: [P, 4] (rgb logits, raw density sigma).
+    """
+    h = point_inputs
+    for i in range(self.depth):
+      h = nn.relu(dense(h, self.width, f'pts_{i}'))
+      if i in self.skips:
+        h = jnp.concatenate([point_inputs, h], -1)
+    if not self.use_viewdirs:
+      return dense(h, 4, 'output')
+    sigma = dense(h, 1, 'alpha')
+    h = jnp.concatenate([h, view_inputs], -1)
+    for i in range(self.depth // 4 + 1):
+      h = nn.relu(dense(h, self.width // 2, f'views_{i}'))
+    rgb = dense(h, 3, 'rgb')
+    return jnp.concatenate([rgb, sigma], -1)
