@@ -43,7 +43,7 @@ _STORAGE_DTYPES: dict[str, np.dtype] = {
     'UntypedStorage': np.dtype(np.uint8),
 }
 
-# A pre-1.6 (legacy, non-zip) torch.save file starts with the pickled magic number 0x1950a86a20f9469cfc6c.
+# A pre-1.6 (legacy, non-zip) torch.save file starts with its pickled magic number 0x1950a86a20f9469cfc6c.
 _LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19'
 
 # Top-level entries of the authors' checkpoint (run_nerf_deform.py, train()).
@@ -86,7 +86,8 @@ class _StorageType:
 class _RestrictedUnpickler(pickle.Unpickler):
   """Unpickles a torch zip checkpoint's data.pkl, resolving only tensor-rebuilding globals."""
 
-  def __init__(self, file: Any, path: str, load_storage: Callable[[str, np.dtype, int], np.ndarray]):
+  def __init__(self, file: Any, path: str,
+               load_storage: Callable[[str, np.dtype, int], np.ndarray]):
     super().__init__(file)
     self._path = path
     self._load_storage = load_storage
@@ -94,7 +95,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
     self._allowed: dict[tuple[str, str], Any] = {
         ('collections', 'OrderedDict'): collections.OrderedDict,
         ('torch._utils', '_rebuild_tensor_v2'): self._rebuild_tensor,
-        ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+        ('torch._utils', '_rebuild_parameter'): self._rebuild_parameter,
         ('torch', 'Size'): tuple,
         ('builtins', 'set'): set,
         ('builtins', 'frozenset'): frozenset,
@@ -107,10 +108,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
     try:
       return self._allowed[(module, name)]
     except KeyError:
+      allowed = ', '.join(sorted(f'{m}.{n}' for m, n in self._allowed))
       raise CheckpointError(
           f'{self._path}: refusing to load global {module}.{name}; a weights checkpoint may only '
-          f'reference tensor-rebuilding globals ({", ".join(sorted(f"{m}.{n}" for m, n in self._allowed))})'
-      ) from None
+          f'reference tensor-rebuilding globals ({allowed})') from None
 
   def persistent_load(self, pid: Any) -> np.ndarray:
     """Resolves ('storage', storage_type, key, location, numel) to a 1-D numpy array."""
@@ -150,11 +151,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
         writeable=False)
     return view.copy()
 
-
-def _rebuild_parameter(data: Any, requires_grad: Any, backward_hooks: Any) -> Any:
-  """torch.nn.Parameter wraps a tensor; numpy keeps the tensor."""
-  del requires_grad, backward_hooks
-  return data
+  def _rebuild_parameter(self, data: Any, requires_grad: Any, backward_hooks: Any) -> Any:
+    """torch.nn.Parameter wraps a tensor; numpy keeps the tensor."""
+    del requires_grad, backward_hooks
+    return data
 
 
 def _is_int_tuple(value: Any) -> bool:
@@ -189,13 +189,13 @@ def read_torch_checkpoint(path: PathLike) -> dict[str, Any]:
     path: the checkpoint file, e.g. `000060_head.tar`.
 
   Returns:
-    The saved object (for the authors' checkpoints a dict): tensors become numpy arrays of their dtype
-    and shape (a copy, C-contiguous); ints, floats, strings, lists, dicts stay plain python.
+    The saved top-level dict: tensors become numpy arrays of their dtype and shape (a copy,
+    C-contiguous); ints, floats, strings, lists and dicts (e.g. optimizer states) stay plain python.
 
   Raises:
     CheckpointError: naming the file, if it is missing, not a torch zip archive, truncated or corrupt,
-      in the legacy pre-1.6 format, or if its pickle references any global besides the
-      tensor-rebuilding ones.
+      in the legacy pre-1.6 format, not a dict at the top level, or if its pickle references any
+      global besides the tensor-rebuilding ones.
   """
   path = os.fspath(path)
   if not os.path.isfile(path):
@@ -224,12 +224,15 @@ def read_torch_checkpoint(path: PathLike) -> dict[str, Any]:
         return np.frombuffer(raw, dtype.newbyteorder(order)).astype(dtype)
 
       with zf.open(prefix + 'data.pkl') as f:
-        return _RestrictedUnpickler(f, path, load_storage).load()
+        ckpt = _RestrictedUnpickler(f, path, load_storage).load()
   except CheckpointError:
     raise
   except (pickle.UnpicklingError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, TypeError,
           IndexError, KeyError, AttributeError, OverflowError) as e:
     raise CheckpointError(f'{path}: corrupt torch checkpoint ({type(e).__name__}: {e})') from e
+  if not isinstance(ckpt, dict):
+    raise CheckpointError(f'{path}: holds a {type(ckpt).__name__}, expected a dict of state dicts')
+  return ckpt
 
 
 class _StateDict:
