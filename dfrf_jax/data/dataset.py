@@ -320,7 +320,7 @@ def _rigid_pose(value: Any, where: str) -> np.ndarray:
   if matrix.shape != (4, 4):
     raise DatasetError(f'{where}: expected a 4x4 matrix, got shape {matrix.shape}')
   if not np.all(np.isfinite(matrix)):
-    raise DatasetError(f'{where}: matrix holds NaN or inf')
+    raise DatasetError(f'{where}: NaN or inf, expected finite numbers')
   if not np.allclose(matrix[3], [0.0, 0.0, 0.0, 1.0], rtol=0.0, atol=RIGID_ATOL):
     raise DatasetError(f'{where}: last row is {matrix[3].tolist()}, expected [0, 0, 0, 1]')
   rot = matrix[:3, :3]
