@@ -53,7 +53,7 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
     n_outside = n_rand - n_inside
     if n_inside > inside_flat.size or n_outside > outside_flat.size:
       raise ValueError(
-          f'face_rect {list(face_rect)} (transposed={transposed}) covers {inside_flat.size} pixels '
+          f'face_rect {[int(v) for v in face_rect]} (transposed={transposed}) covers {inside_flat.size} pixels '
           f'and leaves {outside_flat.size} outside; {n_inside} inside and {n_outside} outside needed')
     flat = np.concatenate([rng.choice(inside_flat, size=n_inside, replace=False),
                            rng.choice(outside_flat, size=n_outside, replace=False)])
