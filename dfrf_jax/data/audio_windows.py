@@ -1,5 +1,6 @@
 """Gathers the frames around one frame that AudioAttNet smooths over, zero-padded at the ends."""
 
+import chex
 import numpy as np
 
 
@@ -21,6 +22,7 @@ def smoothing_window(aud_windows: np.ndarray, index: int, smo_size: int = 8, *,
   Returns:
     [smo_size, 16, D] windows, same dtype as `aud_windows`.
   """
+  chex.assert_rank(aud_windows, 3)
   if smo_size <= 0 or smo_size % 2:
     raise ValueError(f'smo_size = {smo_size}, expected a positive even number')
   if not 0 < valid_count <= len(aud_windows):

@@ -7,13 +7,14 @@ An identity folder (the authors' `dataset/<id>/0/`) holds
   <bc_type>/<img_id>.jpg                      per-frame background (colour of the last ray sample)
   bc.jpg                                      static background plate; its size is the image size
   aud.npy                                     DeepSpeech windows [F, 16, 29]
-  config.txt (optional)                       the authors' `key = value` run config; `near`/`far` are read
+  config.txt (optional)                       the authors' `key = value` run config (near, far)
 
 A base-model folder holds identity folders named `0`, `1`, ..., `K-1` and nothing else (the trainer
 picks identity k as the folder named `str(k)`). A fine-tune folder is the same layout with K = 1.
 
 Everything returned is plain NumPy; images stay on disk until asked for, so full-size datasets need
-not sit in memory. All problems are reported as `DatasetError` naming the file, field and expectation.
+not sit in memory. All problems are reported as `DatasetError` naming the file, the field and what
+was expected.
 
 Audio ids: the authors index `aud.npy[min(aud_id, F - 1)]`. The DeepSpeech windowing can produce one
 window fewer than there are video frames, so an `aud_id` of exactly F is accepted and clamped like
@@ -110,7 +111,7 @@ class Identity:
   aud: np.ndarray
 
   def image(self, split: Split, index: int) -> np.ndarray:
-    """Target/reference image of frame `index` (position in `split`): [H, W, 3] float32 in [0, 1]."""
+    """Target/reference image of position `index` in `split`: [H, W, 3] float32 in [0, 1]."""
     return load_image(split.image_paths[index], self.intrinsics.height, self.intrinsics.width)
 
   def background(self, split: Split, index: int) -> np.ndarray:
@@ -216,7 +217,8 @@ def load_dataset(data_dir: str, bc_type: str = 'torso_imgs', val_file: str = VAL
     raise DatasetError(f'{data_dir}: dataset folder does not exist')
   entries = sorted(os.listdir(data_dir))
   expected = {str(k) for k in range(len(entries))}
-  unexpected = [e for e in entries if e not in expected or not os.path.isdir(os.path.join(data_dir, e))]
+  unexpected = [e for e in entries
+                if e not in expected or not os.path.isdir(os.path.join(data_dir, e))]
   if not entries or unexpected:
     hint = ''
     if os.path.isfile(os.path.join(data_dir, TRAIN_FILE)):
@@ -254,7 +256,8 @@ def _read_split(root: str, json_name: str, bc_type: str,
     aud_id = _as_int(_field(frame, 'aud_id', where), f'{where}.aud_id', minimum=0)
     if aud_id > num_aud:
       raise DatasetError(f'{where}.aud_id = {aud_id} is beyond {os.path.join(root, AUD_FILE)}, '
-                         f'which has {num_aud} windows (expected at most {num_aud})')
+                         f'which has {num_aud} windows (expected aud_id <= {num_aud}; '
+                         f'one past the end is clamped as the authors do)')
     aud_ids.append(aud_id)
     poses.append(_rigid_pose(_field(frame, 'transform_matrix', where), f'{where}.transform_matrix'))
     rect = _field(frame, 'face_rect', where)
@@ -328,7 +331,8 @@ def _rigid_pose(value: Any, where: str) -> np.ndarray:
   det = np.linalg.det(rot)
   if orth_err > RIGID_ATOL or abs(det - 1.0) > RIGID_ATOL:
     raise DatasetError(f'{where}: rotation is not orthonormal with det +1 '
-                       f'(max |R^T R - I| = {orth_err:.2e}, det = {det:.6f}, tolerance {RIGID_ATOL})')
+                       f'(max |R^T R - I| = {orth_err:.2e}, det = {det:.6f}, '
+                       f'tolerance {RIGID_ATOL})')
   return matrix[:3]
 
 

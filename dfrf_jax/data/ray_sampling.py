@@ -1,5 +1,6 @@
 """Chooses the training pixels of one frame: most inside the face rectangle, the rest outside."""
 
+import chex
 import numpy as np
 
 
@@ -15,6 +16,8 @@ def face_rect_mask(height: int, width: int, face_rect: np.ndarray,
       [y, y + h] (the rectangle mirrored across the diagonal). False compares the row with
       [y, y + h] and the column with [x, x + w].
   """
+  face_rect = np.asarray(face_rect)
+  chex.assert_shape(face_rect, (4,))
   x, y, w, h = (int(v) for v in face_rect)
   row_lo, row_hi, col_lo, col_hi = (x, x + w, y, y + h) if transposed else (y, y + h, x, x + w)
   rows = np.arange(height)[:, None]
@@ -53,8 +56,9 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
     n_outside = n_rand - n_inside
     if n_inside > inside_flat.size or n_outside > outside_flat.size:
       raise ValueError(
-          f'face_rect {[int(v) for v in face_rect]} (transposed={transposed}) covers {inside_flat.size} pixels '
-          f'and leaves {outside_flat.size} outside; {n_inside} inside and {n_outside} outside needed')
+          f'face_rect {[int(v) for v in face_rect]} (transposed={transposed}) covers '
+          f'{inside_flat.size} pixels and leaves {outside_flat.size} outside; {n_inside} inside '
+          f'and {n_outside} outside needed')
     flat = np.concatenate([rng.choice(inside_flat, size=n_inside, replace=False),
                            rng.choice(outside_flat, size=n_outside, replace=False)])
   return np.stack(np.divmod(flat, width), -1).astype(np.int32)

@@ -47,7 +47,8 @@ def render_references(train: Split, positions: tuple[int, ...], num_refs: int) -
                          f'{num_refs} to pick {num_refs} references')
     return (2 * np.arange(num_refs) + 1) * len(train) // (2 * num_refs)
   if len(positions) < num_refs:
-    raise ValueError(f'test_ref_positions {tuple(positions)} names fewer than {num_refs} references')
+    raise ValueError(f'test_ref_positions {tuple(positions)} names fewer than {num_refs} '
+                     'references')
   chosen = np.asarray(positions[:num_refs], np.int64)
   if chosen.min() < 0 or chosen.max() >= len(train):
     raise DatasetError(f'{train.source}: {len(train)} train frames, but the test references are '

@@ -1,4 +1,4 @@
-"""Every way a dataset can be broken gives a DatasetError naming the file, the field and the expectation."""
+"""Each way a dataset can be broken gives a DatasetError naming the file, field and expectation."""
 
 import json
 import pathlib
@@ -144,7 +144,8 @@ def _set_matrix(root: pathlib.Path, edit: Callable[[np.ndarray], np.ndarray]) ->
     (lambda m: m[:3], r'expected a 4x4 matrix, got shape \(3, 4\)'),
     (lambda m: m[:, :3], r'expected a 4x4 matrix, got shape \(4, 3\)'),
     (lambda m: np.where(np.eye(4, dtype=bool), np.nan, m), 'NaN or inf'),
-    (lambda m: np.concatenate([m[:3], [[0.0, 0.0, 0.1, 1.0]]]), r'last row is .*expected \[0, 0, 0, 1\]'),
+    (lambda m: np.concatenate([m[:3], [[0.0, 0.0, 0.1, 1.0]]]),
+     r'last row is .*expected \[0, 0, 0, 1\]'),
     (lambda m: np.concatenate([m[:3, :3] * 1.01, m[:3, 3:]], 1).tolist() + [[0, 0, 0, 1]],
      'rotation is not orthonormal with det \\+1'),
     (lambda m: np.concatenate([-m[:3, :3], m[:3, 3:]], 1).tolist() + [[0, 0, 0, 1]],

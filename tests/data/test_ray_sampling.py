@@ -83,3 +83,8 @@ def test_errors():
     ray_sampling.sample_ray_pixels(rng, 16, 16, np.array([0, 0, 2, 2]), 20, 0.95)
   with pytest.raises(ValueError, match='n_rand = 65 exceeds the 8x8 image'):
     ray_sampling.sample_ray_pixels(rng, 8, 8, _RECT, 65, 0.0)
+
+
+def test_face_rect_must_have_four_values():
+  with pytest.raises(AssertionError):
+    ray_sampling.sample_ray_pixels(np.random.default_rng(0), 8, 8, np.array([1, 2, 3]), 4, 0.5)

@@ -50,13 +50,15 @@ def test_training_references_need_enough_frames(train):
 
 
 def test_render_references_take_the_given_positions(train):
-  np.testing.assert_array_equal(references.render_references(train, (1, 4, 7, 10), 4), [1, 4, 7, 10])
+  np.testing.assert_array_equal(references.render_references(train, (1, 4, 7, 10), 4),
+                                [1, 4, 7, 10])
   np.testing.assert_array_equal(references.render_references(train, (9, 2, 5, 11), 2), [9, 2])
 
 
 def test_render_references_default_positions_need_201_frames(train):
   with pytest.raises(DatasetError, match=r'transforms_train.json: 12 train frames, but the test '
-                     r'references are train positions \[50, 100, 150, 200\]; expected at least 201'):
+                     r'references are train positions \[50, 100, 150, 200\]; '
+                     r'expected at least 201'):
     references.render_references(train, (50, 100, 150, 200), 4)
   with pytest.raises(ValueError, match='names fewer than 4 references'):
     references.render_references(train, (1, 2), 4)
