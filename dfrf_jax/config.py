@@ -62,7 +62,10 @@ def default_config() -> ml_collections.ConfigDict:
   d.N_rand = 850            # N_rand: rays per training step
   d.sample_rate = 0.95      # sample_rate: share of rays drawn inside face_rect
   d.face_rect_transposed = True  # the authors' row/column mix-up when testing face_rect
-  d.test_ref_positions = (50, 100, 150, 200)  # refer_from_train: train-list positions of the test references
+  # refer_from_train: train-list positions of the fixed test-time references (the first
+  # num_reference_images are used). () picks evenly spaced train positions instead, for clips
+  # with fewer than 201 train frames.
+  d.test_ref_positions = (50, 100, 150, 200)
 
   t = c.train = ml_collections.ConfigDict()
   t.lrate = 5e-4            # lrate

@@ -1,0 +1,90 @@
+"""Training-pixel choice: counts inside/outside face_rect, the transposed test, no repeats."""
+
+import numpy as np
+import pytest
+
+from dfrf_jax.data import ray_sampling
+
+_H, _W = 48, 64
+# x (column) 10, y (row) 4, w 45, h 20: not symmetric, so the transposed test differs, and
+# x + w runs past the last row, so the transposed region is clipped by the image.
+_RECT = np.array([10, 4, 45, 20])
+
+
+def _inside(pixels: np.ndarray, transposed: bool) -> np.ndarray:
+  """Independent membership test on (row, col) pairs, inclusive bounds."""
+  x, y, w, h = _RECT
+  row, col = pixels[:, 0], pixels[:, 1]
+  if transposed:
+    return (x <= row) & (row <= x + w) & (y <= col) & (col <= y + h)
+  return (y <= row) & (row <= y + h) & (x <= col) & (col <= x + w)
+
+
+@pytest.mark.parametrize('transposed', [True, False])
+def test_counts_and_membership(transposed):
+  rng = np.random.default_rng(0)
+  pixels = ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 300, 0.95, transposed)
+  assert pixels.shape == (300, 2) and np.issubdtype(pixels.dtype, np.integer)
+  n_inside = int(300 * 0.95)  # 285
+  inside = _inside(pixels, transposed)
+  assert inside[:n_inside].all()
+  assert not inside[n_inside:].any()
+  assert len({tuple(p) for p in pixels.tolist()}) == 300
+  assert (pixels >= 0).all() and (pixels[:, 0] < _H).all() and (pixels[:, 1] < _W).all()
+
+
+def test_authors_count_truncates():
+  # int(850 * 0.95) = 807 in the authors' code (850 * 0.95 = 807.4999...).
+  rng = np.random.default_rng(1)
+  rect = np.array([0, 0, 40, 40])
+  pixels = ray_sampling.sample_ray_pixels(rng, 64, 64, rect, 850, 0.95)
+  x, y, w, h = rect
+  inside = (pixels[:, 0] <= x + w) & (pixels[:, 1] <= y + h)
+  assert inside[:807].all() and not inside[807:].any()
+
+
+@pytest.mark.parametrize('transposed', [True, False])
+def test_mask_matches_independent_test(transposed):
+  mask = ray_sampling.face_rect_mask(_H, _W, _RECT, transposed)
+  rows, cols = np.meshgrid(np.arange(_H), np.arange(_W), indexing='ij')
+  want = _inside(np.stack([rows.ravel(), cols.ravel()], -1), transposed).reshape(_H, _W)
+  np.testing.assert_array_equal(mask, want)
+  # Inclusive bounds. Transposed: rows 10..47 (clipped) x cols 4..24; else rows 4..24 x cols 10..55.
+  assert mask.sum() == (38 * 21 if transposed else 21 * 46)
+
+
+def test_every_inside_pixel_can_be_drawn():
+  rng = np.random.default_rng(2)
+  drawn = np.zeros((_H, _W), bool)
+  for _ in range(80):
+    pixels = ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 200, 0.9)
+    drawn[pixels[:180, 0], pixels[:180, 1]] = True
+  np.testing.assert_array_equal(drawn, ray_sampling.face_rect_mask(_H, _W, _RECT, True))
+
+
+def test_deterministic_given_the_generator():
+  draw = lambda seed: ray_sampling.sample_ray_pixels(np.random.default_rng(seed), _H, _W, _RECT,
+                                                     100, 0.95)
+  np.testing.assert_array_equal(draw(3), draw(3))
+  assert not np.array_equal(draw(3), draw(4))
+
+
+@pytest.mark.parametrize('sample_rate', [0.0, -1.0])
+def test_uniform_when_sample_rate_not_positive(sample_rate):
+  rng = np.random.default_rng(5)
+  pixels = ray_sampling.sample_ray_pixels(rng, 8, 8, _RECT, 64, sample_rate)
+  # All 64 pixels of an 8x8 image, each once.
+  assert sorted(map(tuple, pixels.tolist())) == [(r, c) for r in range(8) for c in range(8)]
+
+
+def test_errors():
+  rng = np.random.default_rng(0)
+  with pytest.raises(ValueError, match=r'face_rect \[0, 0, 2, 2\] .*covers 9 pixels .*19 inside'):
+    ray_sampling.sample_ray_pixels(rng, 16, 16, np.array([0, 0, 2, 2]), 20, 0.95)
+  with pytest.raises(ValueError, match='n_rand = 65 exceeds the 8x8 image'):
+    ray_sampling.sample_ray_pixels(rng, 8, 8, _RECT, 65, 0.0)
+
+
+def test_face_rect_must_have_four_values():
+  with pytest.raises(AssertionError):
+    ray_sampling.sample_ray_pixels(np.random.default_rng(0), 8, 8, np.array([1, 2, 3]), 4, 0.5)
