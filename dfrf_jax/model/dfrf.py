@@ -68,7 +68,7 @@ class DFRF(nn.Module):
 
   def query(self, points: jax.Array, viewdirs: jax.Array, audio_code: jax.Array,
             ref_features: jax.Array, ref_poses: jax.Array, focal: jax.Array | float,
-            slot_noise: jax.Array | None, fine: bool) -> QueryOutput:
+            slot_noise: jax.Array | None, fine: bool, use_warp: bool = True) -> QueryOutput:
     """Evaluates the coarse or fine field at P samples.
 
     Args:
@@ -80,6 +80,7 @@ class DFRF(nn.Module):
       focal: focal length of the references in pixels.
       slot_noise: [P, num_slots, slot_dim] N(0, 1) draws for the slot initialisation, or None (slots = mu).
       fine: evaluate the fine field (else the coarse one).
+      use_warp: apply the warp module; False gives zero offsets (the paper's warp-free first stage).
 
     Returns:
       QueryOutput with raw [P, 4] and offsets [N, P, 2].
@@ -97,12 +98,15 @@ class DFRF(nn.Module):
     nearest = jnp.round(proj)                                                # half to even
     nearest_features = jax.vmap(gather_nearest)(ref_features, nearest.astype(jnp.int32))
 
-    code = jax.lax.stop_gradient(audio_code)
-    warp_inputs = jnp.concatenate([
-        jnp.broadcast_to(embedded, (num_refs,) + embedded.shape),
-        jnp.broadcast_to(code, (num_refs, num_points, code.shape[0])),
-        jax.lax.stop_gradient(nearest_features)], -1)                        # [N, P, 255]
-    offsets = self.warp(warp_inputs)                                         # [N, P, 2]
+    if use_warp:
+      code = jax.lax.stop_gradient(audio_code)
+      warp_inputs = jnp.concatenate([
+          jnp.broadcast_to(embedded, (num_refs,) + embedded.shape),
+          jnp.broadcast_to(code, (num_refs, num_points, code.shape[0])),
+          jax.lax.stop_gradient(nearest_features)], -1)                      # [N, P, 255]
+      offsets = self.warp(warp_inputs)                                       # [N, P, 2]
+    else:
+      offsets = jnp.zeros_like(proj)
 
     base = nearest if m.warp_sample_point == 'code' else proj
     limits = jnp.array([height - 1.0, width - 1.0], proj.dtype)

@@ -59,7 +59,7 @@ def frame_inputs(model: DFRF, params: dict, audio_code: jax.Array, ref_images: j
 
 
 def _query_pass(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array, rays_d: jax.Array,
-                z: jax.Array, key: jax.Array | None, fine: bool):
+                z: jax.Array, key: jax.Array | None, fine: bool, use_warp: bool):
   """Evaluates one field at rays_o + z * rays_d: returns raw [R, S, 4] and offsets [N, R, S, 2]."""
   num_rays, num_samples = z.shape
   points = (rays_o[:, None, :] + rays_d[:, None, :] * z[..., None]).reshape(-1, 3)
@@ -74,7 +74,7 @@ def _query_pass(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
   elif m.slot_init != 'mean':
     raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
   out = model.apply({'params': params}, points, viewdirs, frame.audio_code, frame.ref_features,
-                    frame.ref_poses, frame.focal, noise, fine, method=DFRF.query)
+                    frame.ref_poses, frame.focal, noise, fine, use_warp, method=DFRF.query)
   num_refs = frame.ref_poses.shape[0]
   return (out.raw.reshape(num_rays, num_samples, 4),
           out.offsets.reshape(num_refs, num_rays, num_samples, 2))
@@ -82,7 +82,7 @@ def _query_pass(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
 
 def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array, rays_d: jax.Array,
                 bg_rgb: jax.Array, near: float, far: float, render_config: ml_collections.ConfigDict,
-                key: jax.Array | None, train: bool) -> RenderOutput:
+                key: jax.Array | None, train: bool, use_warp: bool = True) -> RenderOutput:
   """Renders R rays with the coarse field, then the fine field on the union of both sample sets.
 
   Args:
@@ -96,6 +96,7 @@ def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
     key: PRNG key for stratified sampling, density noise and slot noise (None: deterministic, needs
       `model.slot_init == 'mean'`).
     train: training mode (stratified sampling when `perturb`; density noise when raw_noise_std > 0).
+    use_warp: apply the warp module (False: the paper's warp-free first training stage).
 
   Returns:
     RenderOutput.
@@ -109,27 +110,18 @@ def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
 
   z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
   z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
-  raw, _ = _query_pass(model, params, frame, rays_o, rays_d, z, k_slot_c, fine=False)
+  raw, _ = _query_pass(model, params, frame, rays_o, rays_d, z, k_slot_c, fine=False,
+                       use_warp=use_warp)
   coarse = composite(raw, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
                      key=k_noise_c)
 
-  z_all = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
-  raw, offsets = _query_pass(model, params, frame, rays_o, rays_d, z_all, k_slot_f, fine=True)
+  z_all, z_samples = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
+  raw, offsets = _query_pass(model, params, frame, rays_o, rays_d, z_all, k_slot_f, fine=True,
+                                use_warp=use_warp)
   fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
                    key=k_noise_f)
-  # The importance samples alone are not returned by fine_z; their spread is that of the new depths.
-  z_std = _importance_std(z, z_all)
   return RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
-                      sigma_fine=raw[..., 3], z_std=z_std)
-
-
-def _importance_std(z_coarse: jax.Array, z_all: jax.Array) -> jax.Array:
-  """Std of the importance samples from the sorted union (sum/sumsq of all minus the coarse ones)."""
-  n = z_all.shape[-1] - z_coarse.shape[-1]
-  total = jnp.sum(z_all, -1) - jnp.sum(z_coarse, -1)
-  total_sq = jnp.sum(z_all ** 2, -1) - jnp.sum(z_coarse ** 2, -1)
-  mean = total / n
-  return jnp.sqrt(jnp.maximum(total_sq / n - mean ** 2, 0.0))
+                      sigma_fine=raw[..., 3], z_std=jnp.std(z_samples, -1))
 
 
 @chex.dataclass(frozen=True)

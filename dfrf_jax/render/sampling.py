@@ -93,7 +93,7 @@ def sample_pdf(bins: jax.Array, weights: jax.Array, num: int, *,
 
 
 def fine_z(z: jax.Array, weights: jax.Array, num_importance: int, *,
-           key: jax.Array | None = None) -> jax.Array:
+           key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
   """Fine-pass depths: the coarse depths plus importance samples drawn from the coarse weights.
 
   The importance samples are drawn over the mid-points of the coarse depths, from the weights of the
@@ -108,10 +108,12 @@ def fine_z(z: jax.Array, weights: jax.Array, num_importance: int, *,
     key: PRNG key for random importance samples; None gives the deterministic ones.
 
   Returns:
-    [R, S + N] sorted depths; no gradient flows through them.
+    z_all: [R, S + N] sorted depths, the union of both sets.
+    samples: [R, N] the importance samples alone (unsorted when drawn at random).
+    No gradient flows through either.
   """
   chex.assert_rank(z, 2)
   chex.assert_equal_shape([z, weights])
   mids = 0.5 * (z[:, 1:] + z[:, :-1])
-  samples = sample_pdf(mids, weights[:, 1:-1], num_importance, key=key)
-  return jax.lax.stop_gradient(jnp.sort(jnp.concatenate([z, samples], -1), -1))
+  samples = jax.lax.stop_gradient(sample_pdf(mids, weights[:, 1:-1], num_importance, key=key))
+  return jax.lax.stop_gradient(jnp.sort(jnp.concatenate([z, samples], -1), -1)), samples

@@ -143,7 +143,7 @@ def test_fine_z_is_sorted_union_with_last_at_far(perturb: bool):
   key_c, key_f = jax.random.split(jax.random.key(4)) if perturb else (None, None)
   z = sampling.coarse_z(near, far, 16, lindisp=False, key=key_c)
   weights = rng.uniform(0, 1, size=(30, 16)).astype(np.float32)
-  fine = np.asarray(sampling.fine_z(z, jnp.asarray(weights), 24, key=key_f))
+  fine = np.asarray(sampling.fine_z(z, jnp.asarray(weights), 24, key=key_f)[0])
   assert fine.shape == (30, 40)
   assert np.all(np.diff(fine, axis=-1) >= 0)
   np.testing.assert_array_equal(fine[:, -1], far)
