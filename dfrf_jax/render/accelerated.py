@@ -1,0 +1,313 @@
+"""Accelerated DFRF rendering: occupancy-filtered samples compacted into a fixed budget, early termination.
+
+The sample depths are the dense renderer's (`coarse_z`, then `fine_z` from the coarse weights, with
+the same key split), but each pass evaluates `DFRF.query` only on the samples that lie in occupied
+cells of an `OccupancyGrid`. Those are gathered from all rays into a list of static length (the
+budget, `jnp.nonzero(size=...)`), evaluated in `point_chunk` pieces, and scattered back onto the ray
+layout, where the authors' compositing runs unchanged. The per-reference projection, warp and
+bilinear sampling live inside `query`, so skipped samples skip them as well. A ray with no occupied
+sample never reaches the networks and composites to its background pixel.
+
+Each pass is split into depth segments, one budget each. At render time (not in training) a ray whose
+transmittance before a segment is below `accel.termination_threshold` asks for no more samples.
+
+Exact and approximate, against `renderer.render_rays` with the same key:
+- Skipped samples get raw = (0, 0, 0, EMPTY_DENSITY): zero density, as empty space.
+- The last sample of every ray (the background at far, delta 1e10) is never evaluated: its alpha is
+  1 in float32 whatever the network says and its colour is the background, so this is exact.
+- With every cell occupied, no termination and enough budget, the evaluated samples are exactly the
+  dense ones: outputs agree up to float summation order. Only the last sample's `sigma_fine` and
+  `offsets_fine` differ (not evaluated here: EMPTY_DENSITY and 0).
+- Slot noise (`slot_init='random'`) is drawn per evaluated sample: same distribution, other draws.
+- Skipping is approximate where the grid misses density above `accel.density_threshold`.
+- Early termination: for fixed depths, the colour changes by at most the threshold per channel (the
+  skipped remainder of the transmittance goes to the background sample). Terminating in the coarse
+  pass also moves the importance samples a little (their pdf loses the skipped weights).
+- Samples beyond a segment's budget are treated as empty and counted in `MarchStats.overflow`; the
+  host raises the budget between calls (`fit_budget`, `render_image_adaptive`).
+- The offset regulariser sees zero offsets at skipped samples (the dense path penalises offsets in
+  empty space too, where they change no pixel).
+"""
+
+import functools
+import math
+from typing import NamedTuple
+
+import chex
+from flax import struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from dfrf_jax.model.dfrf import DFRF
+from dfrf_jax.render import cameras
+from dfrf_jax.render.chunking import map_in_chunks
+from dfrf_jax.render.compositing import composite
+from dfrf_jax.render.occupancy import OccupancyGrid, occupied
+from dfrf_jax.render.renderer import FrameInputs, ImageOutput, RenderOutput
+from dfrf_jax.render.sampling import coarse_z, fine_z
+
+# Raw density logit given to skipped samples: no density even with training noise on the logit.
+EMPTY_DENSITY = -1e4
+
+
+class SampleBudget(NamedTuple):
+  """Static sample budgets: samples evaluated per depth segment, one entry per segment.
+
+  coarse: budgets of the coarse pass's segments (its length is the number of segments).
+  fine: budgets of the fine pass's segments.
+  """
+  coarse: tuple[int, ...]
+  fine: tuple[int, ...]
+
+
+@struct.dataclass
+class MarchStats:
+  """What the accelerated passes did (int32 counts over the whole batch of rays).
+
+  coarse_requested, fine_requested: [K] samples each depth segment asked to evaluate (occupied,
+    not the last sample, ray still live).
+  coarse_evaluated, fine_evaluated: [] samples evaluated, sum of min(requested, budget).
+  overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost).
+  rays_skipped: [] rays that evaluated no sample in either pass (rendered as background).
+  """
+  coarse_requested: jax.Array
+  fine_requested: jax.Array
+  coarse_evaluated: jax.Array
+  fine_evaluated: jax.Array
+  overflow: jax.Array
+  rays_skipped: jax.Array
+
+
+def _segment_bounds(num_inner: int, num_segments: int) -> list[tuple[int, int]]:
+  """Splits sample columns [0, num_inner) into `num_segments` contiguous depth ranges."""
+  edges = [round(num_inner * k / num_segments) for k in range(num_segments + 1)]
+  return list(zip(edges[:-1], edges[1:]))
+
+
+def _transmittance(sigma: jax.Array, z: jax.Array, norms: jax.Array) -> jax.Array:
+  """Transmittance after the first n samples as `composite` computes it: sigma [R, n], z [R, n+1] -> [R]."""
+  deltas = (z[:, 1:] - z[:, :-1]) * norms[:, None]
+  alpha = 1.0 - jnp.exp(-(jax.nn.relu(sigma) + 1e-6) * deltas)
+  return jnp.prod(1.0 - alpha + 1e-10, -1)
+
+
+def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fine: bool, use_warp: bool,
+              point_chunk: int):
+  """(points [B, 3], viewdirs [B, 3], key) -> (raw [B, 4], offsets [B, N, 2]) evaluated in chunks."""
+  m = model.config
+  if m.slot_init not in ('random', 'mean'):
+    raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
+
+  def evaluate(points, viewdirs, key):
+    if m.slot_init == 'random' and key is None:
+      raise ValueError("config.model.slot_init='random' draws slot noise: pass a PRNG key to render.")
+
+    def one_chunk(p, v, index):
+      noise = None
+      if m.slot_init == 'random':
+        noise = jax.random.normal(jax.random.fold_in(key, index[0]),
+                                  (p.shape[0], m.num_slots, m.slot_dim), jnp.float32)
+      out = model.apply({'params': params}, p, v, frame.audio_code, frame.ref_features,
+                        frame.ref_poses, frame.focal, noise, fine, use_warp, method=DFRF.query)
+      return out.raw, jnp.swapaxes(out.offsets, 0, 1)
+
+    index = jnp.arange(points.shape[0], dtype=jnp.int32)
+    return map_in_chunks(one_chunk, (points, viewdirs, index), point_chunk)
+
+  return evaluate
+
+
+def _march_pass(query, rays_o: jax.Array, rays_d: jax.Array, z: jax.Array, mask: jax.Array,
+                budgets: tuple[int, ...], key: jax.Array | None, termination: float,
+                num_refs: int, keep_offsets: bool):
+  """Evaluates the masked samples of one pass segment by segment, each compacted into its budget.
+
+  Args:
+    query: from `_query_fn`.
+    rays_o, rays_d: [R, 3]. z: [R, S] sample depths. mask: [R, S] samples worth evaluating.
+    budgets: samples evaluated per depth segment (static).
+    key: slot-noise key or None. termination: transmittance threshold (0: none).
+    num_refs: N, references (shape of the offsets). keep_offsets: return the offsets.
+
+  Returns:
+    raw [R, S, 4] (EMPTY_DENSITY where not evaluated), offsets [N, R, S, 2] or None,
+    requested [K] int32, evaluated [] int32, evaluated_per_ray [R] bool.
+  """
+  num_rays, num_samples = z.shape
+  norms = jnp.linalg.norm(rays_d, axis=-1)
+  viewdirs = rays_d / norms[:, None]
+  raw = jnp.zeros((num_rays, num_samples, 4), jnp.float32).at[..., 3].set(EMPTY_DENSITY)
+  offsets = jnp.zeros((num_refs, num_rays, num_samples, 2), jnp.float32) if keep_offsets else None
+  live = jnp.ones((num_rays,), bool)
+  touched = jnp.zeros((num_rays,), bool)
+  requested, evaluated = [], []
+  bounds = _segment_bounds(num_samples - 1, len(budgets))
+  for k, ((lo, hi), budget) in enumerate(zip(bounds, budgets)):
+    width = hi - lo
+    seg = mask[:, lo:hi]
+    if termination > 0.0:
+      seg = seg & live[:, None]
+    count = jnp.sum(seg, dtype=jnp.int32)
+    requested.append(count)
+    evaluated.append(jnp.minimum(count, budget))
+    if budget > 0 and width > 0:
+      # Padding entries point one row past the last ray: their gathers clamp, their scatters drop.
+      flat = jnp.nonzero(seg.reshape(-1), size=budget, fill_value=num_rays * width)[0]
+      ray, col = flat // width, lo + flat % width
+      ray_in = jnp.minimum(ray, num_rays - 1)
+      depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
+      points = rays_o[ray_in] + rays_d[ray_in] * depth[:, None]
+      seg_key = None if key is None else jax.random.fold_in(key, k)
+      out_raw, out_offsets = query(points, viewdirs[ray_in], seg_key)
+      raw = raw.at[ray, col].set(out_raw, mode='drop')
+      if keep_offsets:
+        offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
+      touched = touched.at[ray].set(True, mode='drop')
+    if termination > 0.0 and k + 1 < len(budgets):
+      live = _transmittance(raw[:, :hi, 3], z[:, :hi + 1], norms) > termination
+  return raw, offsets, jnp.stack(requested), sum(evaluated), touched
+
+
+def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, rays_o: jax.Array,
+            rays_d: jax.Array, bg_rgb: jax.Array, near: float, far: float,
+            render_config: ml_collections.ConfigDict, key: jax.Array | None, train: bool,
+            budget: SampleBudget, use_warp: bool, keep_offsets: bool):
+  """Both passes; returns (RenderOutput with offsets_fine possibly None, MarchStats)."""
+  chex.assert_shape([rays_o, rays_d, bg_rgb], (rays_o.shape[0], 3))
+  r, a = render_config, render_config.accel
+  keys = [None] * 6 if key is None else list(jax.random.split(key, 6))
+  k_strat, k_pdf, k_slot_c, k_slot_f, k_noise_c, k_noise_f = keys
+  randomise = train and r.perturb
+  noise_std = r.raw_noise_std if train else 0.0
+  termination = 0.0 if train else float(a.termination_threshold)
+  num_refs = frame.ref_poses.shape[0]
+
+  def occupied_samples(z):
+    points = rays_o[:, None, :] + rays_d[:, None, :] * z[..., None]
+    mask = occupied(grid, points, a.density_threshold)
+    return mask.at[:, -1].set(False)  # the background sample is composited, never evaluated
+
+  z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
+  z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
+  query = _query_fn(model, params, frame, False, use_warp, a.point_chunk)
+  raw, _, req_c, eval_c, touched_c = _march_pass(
+      query, rays_o, rays_d, z, occupied_samples(z), budget.coarse, k_slot_c, termination, num_refs,
+      keep_offsets=False)
+  coarse = composite(raw, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
+                     key=k_noise_c)
+
+  z_all, z_samples = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
+  query = _query_fn(model, params, frame, True, use_warp, a.point_chunk)
+  raw, offsets, req_f, eval_f, touched_f = _march_pass(
+      query, rays_o, rays_d, z_all, occupied_samples(z_all), budget.fine, k_slot_f, termination,
+      num_refs, keep_offsets=keep_offsets)
+  fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
+                   key=k_noise_f)
+
+  budgets = jnp.array(budget.coarse + budget.fine, jnp.int32)
+  overflow = jnp.sum(jnp.maximum(jnp.concatenate([req_c, req_f]) - budgets, 0))
+  stats = MarchStats(coarse_requested=req_c, fine_requested=req_f, coarse_evaluated=eval_c,
+                     fine_evaluated=eval_f, overflow=overflow,
+                     rays_skipped=jnp.sum(~(touched_c | touched_f), dtype=jnp.int32))
+  out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
+                     sigma_fine=raw[..., 3], z_std=jnp.std(z_samples, -1))
+  return out, stats
+
+
+def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid,
+                            rays_o: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, near: float,
+                            far: float, render_config: ml_collections.ConfigDict,
+                            key: jax.Array | None, train: bool, *, budget: SampleBudget,
+                            use_warp: bool = True) -> tuple[RenderOutput, MarchStats]:
+  """`renderer.render_rays` with empty-space skipping (and early termination when not training).
+
+  Args:
+    model, params, frame, rays_o, rays_d, bg_rgb, near, far, key, train, use_warp: as `render_rays`.
+    grid: the occupancy grid.
+    render_config: the `render` section; uses its `accel` fields (density_threshold,
+      termination_threshold, point_chunk) besides what `render_rays` reads.
+    budget: static samples per depth segment of each pass.
+
+  Returns:
+    RenderOutput (offsets_fine [N, R, S, 2] zero and sigma_fine EMPTY_DENSITY where not evaluated)
+    and MarchStats.
+  """
+  return _render(model, params, frame, grid, rays_o, rays_d, bg_rgb, near, far, render_config, key,
+                 train, budget, use_warp, keep_offsets=True)
+
+
+@functools.partial(jax.jit, static_argnames=('model', 'height', 'width', 'render_config', 'budget'))
+def render_image_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid,
+                             c2w: jax.Array, bg_image: jax.Array, intrinsics: jax.Array, near: float,
+                             far: float, key: jax.Array | None, *, height: int, width: int,
+                             render_config: ml_collections.FrozenConfigDict,
+                             budget: SampleBudget) -> tuple[ImageOutput, MarchStats]:
+  """Renders every pixel of one frame with the accelerated passes (one compaction per frame).
+
+  Args:
+    model, params, frame, c2w, bg_image ([H, W, 3]), intrinsics ([3] focal, cx, cy), near, far, key,
+      height, width: as `renderer.render_image`.
+    grid: the occupancy grid. render_config: the `render` section (with `accel`).
+    budget: static samples per depth segment of each pass, for the whole frame.
+
+  Returns:
+    ImageOutput and MarchStats.
+  """
+  pixels = cameras.image_pixels(height, width).reshape(-1, 2)
+  rays_o, rays_d = cameras.pixel_rays(pixels, c2w, intrinsics[0], intrinsics[1], intrinsics[2])
+  out, stats = _render(model, params, frame, grid, rays_o, rays_d, bg_image.reshape(-1, 3), near,
+                       far, render_config, key, False, budget, True, keep_offsets=False)
+  image = ImageOutput(rgb=out.fine.rgb, rgb0=out.coarse.rgb, disp=out.fine.disp, acc=out.fine.acc,
+                      acc0=out.coarse.acc, depth=out.fine.depth, last_weight=out.fine.last_weight)
+  return jax.tree.map(lambda x: x.reshape((height, width) + x.shape[1:]), image), stats
+
+
+def initial_budget(num_rays: int, render_config: ml_collections.ConfigDict) -> SampleBudget:
+  """A first budget: `accel.initial_fraction` of every segment's samples, rounded up to the granularity."""
+  r, a = render_config, render_config.accel
+
+  def segments(num_samples):
+    return tuple(_round_up(num_rays * (hi - lo) * a.initial_fraction, a.budget_granularity)
+                 for lo, hi in _segment_bounds(num_samples - 1, a.num_segments))
+
+  return SampleBudget(coarse=segments(r.N_samples), fine=segments(r.N_samples + r.N_importance))
+
+
+def _round_up(value: float, granularity: int) -> int:
+  return max(granularity, granularity * math.ceil(value / granularity))
+
+
+def fit_budget(stats: MarchStats, *, headroom: float, granularity: int) -> SampleBudget:
+  """The budget for the next call (host side): requested samples x headroom, rounded up.
+
+  Rounding to `granularity` keeps the number of distinct budgets, hence of compilations, small.
+  """
+  coarse = np.asarray(stats.coarse_requested)
+  fine = np.asarray(stats.fine_requested)
+  return SampleBudget(coarse=tuple(_round_up(float(c) * headroom, granularity) for c in coarse),
+                      fine=tuple(_round_up(float(f) * headroom, granularity) for f in fine))
+
+
+def render_image_adaptive(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid,
+                          c2w: jax.Array, bg_image: jax.Array, intrinsics: jax.Array, near: float,
+                          far: float, key: jax.Array | None, *, height: int, width: int,
+                          render_config: ml_collections.FrozenConfigDict, budget: SampleBudget,
+                          max_attempts: int = 4
+                          ) -> tuple[ImageOutput, MarchStats, SampleBudget]:
+  """`render_image_accelerated`, re-run with a larger budget until no occupied sample is dropped.
+
+  Pass the returned budget to the next frame. Raises RuntimeError if samples are still dropped after
+  `max_attempts` renders.
+  """
+  a = render_config.accel
+  for _ in range(max_attempts):
+    image, stats = render_image_accelerated(
+        model, params, frame, grid, c2w, bg_image, intrinsics, near, far, key, height=height,
+        width=width, render_config=render_config, budget=budget)
+    if int(stats.overflow) == 0:
+      return image, stats, budget
+    budget = fit_budget(stats, headroom=a.budget_headroom, granularity=a.budget_granularity)
+  raise RuntimeError(f'render_image_adaptive: {int(stats.overflow)} occupied samples still exceed '
+                     f'the budget after {max_attempts} renders (last budget {budget}).')

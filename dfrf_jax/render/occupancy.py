@@ -1,0 +1,192 @@
+"""Occupancy grid over the head volume: a conservative per-cell density bound for empty-space skipping.
+
+The grid covers an axis-aligned box (see `frustum_aabb`) with G^3 cells and stores, per cell, an
+exponential moving maximum of the density the fields produced there. A talking head is dynamic: the
+density at a point depends on the audio code (mouth shape) and on the reference images, so every
+measurement takes the maximum over several conditions (`max_density` over stacked `FrameInputs`) and
+over both the coarse and fine fields. A cell counts as occupied when its stored value exceeds a
+density threshold; points outside the box count as empty.
+
+Everything is a pure function of arrays, so a trainer can call `update_occupancy` every few steps
+(nerfacc / RAD-NeRF style: random cells, random conditions, EMA with a decay) and save the grid's
+arrays in its checkpoint.
+"""
+
+from typing import Callable
+
+import chex
+from flax import struct
+import jax
+import jax.numpy as jnp
+
+from dfrf_jax.model.dfrf import DFRF
+from dfrf_jax.render.chunking import map_in_chunks
+from dfrf_jax.render.renderer import FrameInputs
+
+# density_fn(points [P, 3] world units, key) -> [P] non-negative density.
+DensityFn = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+@struct.dataclass
+class OccupancyGrid:
+  """Attributes:
+    density: [G, G, G] stored density bound per cell, indexed (x, y, z) in world axes.
+    aabb: [2, 3] lower and upper corner of the box, world units.
+  """
+  density: jax.Array
+  aabb: jax.Array
+
+  @property
+  def resolution(self) -> int:
+    return self.density.shape[0]
+
+
+def frustum_aabb(poses: jax.Array, focal: float, cx: float, cy: float, height: int, width: int,
+                 near: float, far: float, margin: float = 0.01) -> jax.Array:
+  """The box enclosing every camera's viewing frustum between the near and far depths.
+
+  The box is widened by `margin` times its extent on every side, so that samples on the frustum's
+  faces (the first sample at `near`, rays of corner pixels) stay inside despite rounding.
+
+  Args:
+    poses: [K, 3, 4] camera-to-world matrices (e.g. all training and test cameras).
+    focal, cx, cy: intrinsics in pixels. height, width: image size in pixels.
+    near, far: depth bounds (camera depth, as `cameras.pixel_rays`).
+    margin: widening, as a fraction of the extent along each axis.
+
+  Returns:
+    [2, 3] float32 lower and upper corner, world units.
+  """
+  chex.assert_shape(poses, (None, 3, 4))
+  corners = jnp.array([[0.0, 0.0], [0.0, width - 1.0], [height - 1.0, 0.0],
+                       [height - 1.0, width - 1.0]], jnp.float32)
+  rows, cols = corners[:, 0], corners[:, 1]
+  dirs = jnp.stack([(cols - cx) / focal, -(rows - cy) / focal, -jnp.ones_like(cols)], -1)  # [4, 3]
+  depths = jnp.array([near, far], jnp.float32)
+  world = (poses[:, None, None, :, :3] @ (dirs[None, :, None, :, None] * depths[None, None, :, None, None])
+           )[..., 0] + poses[:, None, None, :, 3]                                   # [K, 4, 2, 3]
+  world = world.reshape(-1, 3)
+  lo, hi = world.min(0), world.max(0)
+  pad = margin * (hi - lo)
+  return jnp.stack([lo - pad, hi + pad])
+
+
+def init_occupancy(aabb: jax.Array, resolution: int, density: float = 0.0) -> OccupancyGrid:
+  """A grid of resolution^3 cells over `aabb` ([2, 3]), every cell holding `density`.
+
+  `density=0` is the start of training (fill it with full updates first); `density=jnp.inf` marks
+  every cell occupied forever (the accelerated renderer then evaluates what the dense one does).
+  """
+  chex.assert_shape(aabb, (2, 3))
+  if resolution < 1:
+    raise ValueError(f'init_occupancy: resolution must be at least 1, got {resolution}.')
+  return OccupancyGrid(density=jnp.full((resolution,) * 3, density, jnp.float32),
+                       aabb=jnp.asarray(aabb, jnp.float32))
+
+
+def _cell_of(grid: OccupancyGrid, points: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Integer cell [..., 3] of each point and whether it lies inside the box [...]."""
+  lo, hi = grid.aabb[0], grid.aabb[1]
+  cell = jnp.floor((points - lo) / (hi - lo) * grid.resolution).astype(jnp.int32)
+  inside = jnp.all((cell >= 0) & (cell < grid.resolution), -1)
+  return jnp.clip(cell, 0, grid.resolution - 1), inside
+
+
+def occupied(grid: OccupancyGrid, points: jax.Array, threshold: float) -> jax.Array:
+  """Whether each point lies in an occupied cell: points [..., 3] world units -> bool [...].
+
+  A cell is occupied when its stored density exceeds `threshold`; points outside the box are empty.
+  """
+  chex.assert_axis_dimension(points, -1, 3)
+  cell, inside = _cell_of(grid, points)
+  return inside & (grid.density[cell[..., 0], cell[..., 1], cell[..., 2]] > threshold)
+
+
+def occupied_fraction(grid: OccupancyGrid, threshold: float) -> jax.Array:
+  """Share of cells whose stored density exceeds `threshold`, []."""
+  return jnp.mean(grid.density > threshold)
+
+
+def update_occupancy(grid: OccupancyGrid, key: jax.Array, density_fn: DensityFn, *,
+                     num_cells: int | None, decay: float) -> OccupancyGrid:
+  """One EMA step of the grid: measure the density at a random point of some cells.
+
+  Each chosen cell becomes max(decay * old, measured) (the nerfacc / RAD-NeRF rule), so occupancy
+  that the fields lose fades out over updates while any new density shows up at once.
+
+  Args:
+    grid: the current grid.
+    key: PRNG key (cell choice, the point inside each cell, and whatever `density_fn` draws).
+    density_fn: (points [P, 3], key) -> [P] density, the maximum over conditions (`max_density`).
+    num_cells: cells drawn uniformly with replacement; None updates every cell (the first updates of
+      training, and building a grid from a trained model).
+    decay: EMA decay in [0, 1]; 1 keeps a running maximum.
+
+  Returns:
+    The updated grid (same shapes).
+  """
+  if not 0.0 <= decay <= 1.0:
+    raise ValueError(f'update_occupancy: decay must lie in [0, 1], got {decay}.')
+  k_cells, k_jitter, k_density = jax.random.split(key, 3)
+  g = grid.resolution
+  total = g ** 3
+  if num_cells is None:
+    flat = jnp.arange(total, dtype=jnp.int32)
+  else:
+    flat = jax.random.randint(k_cells, (num_cells,), 0, total, jnp.int32)
+  cell = jnp.stack(jnp.unravel_index(flat, (g, g, g)), -1).astype(jnp.float32)
+  jitter = jax.random.uniform(k_jitter, cell.shape, jnp.float32)
+  lo, hi = grid.aabb[0], grid.aabb[1]
+  points = lo + (cell + jitter) / g * (hi - lo)
+  measured = density_fn(points, k_density)
+  chex.assert_shape(measured, (flat.shape[0],))
+  old = grid.density.reshape(-1)
+  chosen = jnp.zeros((total,), bool).at[flat].set(True)
+  new = jnp.where(chosen, old * decay, old).at[flat].max(measured)
+  return grid.replace(density=new.reshape(grid.density.shape))
+
+
+def max_density(model: DFRF, params: dict, frames: FrameInputs, points: jax.Array, key: jax.Array,
+                *, use_warp: bool, point_chunk: int) -> jax.Array:
+  """The largest density of the coarse and fine fields over K conditions, at every point.
+
+  Args:
+    model, params: the DFRF module and its parameters.
+    frames: `FrameInputs` with a leading axis K on every field (K audio codes with K reference sets,
+      e.g. random training frames).
+    points: [P, 3] world units.
+    key: PRNG key for slot noise (used when `model.config.slot_init == 'random'`).
+    use_warp: apply the warp module, as the renderer does.
+    point_chunk: points per network call.
+
+  Returns:
+    [P] max over conditions and fields of relu(raw density).
+  """
+  chex.assert_shape(points, (None, 3))
+  m = model.config
+  if m.slot_init not in ('random', 'mean'):
+    raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
+  num_conditions = frames.audio_code.shape[0]
+  viewdirs = jnp.broadcast_to(jnp.array([0.0, 0.0, -1.0], jnp.float32), points.shape)
+
+  def one_condition(args):
+    frame, k = args
+
+    def field_max(p, v, index):
+      noise = None
+      if m.slot_init == 'random':
+        # One draw per chunk, keyed by the chunk's first point.
+        noise = jax.random.normal(jax.random.fold_in(k, index[0]),
+                                  (p.shape[0], m.num_slots, m.slot_dim), jnp.float32)
+      best = jnp.zeros(p.shape[:1], jnp.float32)
+      for fine in (False, True):
+        out = model.apply({'params': params}, p, v, frame.audio_code, frame.ref_features,
+                          frame.ref_poses, frame.focal, noise, fine, use_warp, method=DFRF.query)
+        best = jnp.maximum(best, jax.nn.relu(out.raw[:, 3]))
+      return best
+
+    index = jnp.arange(points.shape[0], dtype=jnp.int32)
+    return map_in_chunks(field_max, (points, viewdirs, index), point_chunk)
+
+  keys = jax.random.split(key, num_conditions)
+  return jnp.max(jax.lax.map(one_condition, (frames, keys)), 0)
