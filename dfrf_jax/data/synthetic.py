@@ -19,11 +19,14 @@ and every identity folder holds
 
 Frames are split by time: the first floor(train_fraction F) go to train, the rest to val.
 Rects are [x, y, w, h] with x a column; like the authors' they are tested inclusively,
-x <= col <= x + w, and clipped to the image the way their preprocessing clips them.
+x <= col <= x + w, and clipped to the image the way their preprocessing clips them. face_rect bounds
+the head's pixels, lip_rect the projected outer edge of the lips (so it exists however small the
+mouth), each with a margin.
 """
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 from typing import Any, NamedTuple
@@ -34,6 +37,7 @@ from scipy.io import wavfile
 
 from dfrf_jax.data import synthetic_scene as scene
 from dfrf_jax.data import synthetic_speech as speech
+from dfrf_jax.render import cameras
 
 BASE_DIR = 'base'
 BASE_ROLE, FINETUNE_ROLE = 0, 1   # seed streams: base identities and the held-out one never share one
@@ -101,21 +105,25 @@ def sample_person(seed: int, role: int, index: int, num_frames: int) -> Person:
   return Person(identity, motion, speech.sample_utterance(rng, num_frames / speech.FRAME_RATE))
 
 
-def bounding_rect(mask: np.ndarray, margin: int) -> list[int]:
-  """[x, y, w, h] (x a column) whose inclusive extent holds every True pixel of mask [H, W] plus a margin.
+def bounding_rect(rows: np.ndarray, cols: np.ndarray, height: int, width: int,
+                  margin: int) -> list[int]:
+  """[x, y, w, h] (x a column) whose inclusive extent holds the given pixel positions plus a margin.
 
-  Clipped like the authors' rects: x, y >= 0 and w <= W - 1 - x, h <= H - 1 - y.
+  Args:
+    rows, cols: [N] pixel positions (floats are rounded outwards).
+    height, width: image size; the rect is clipped like the authors' rects: x, y >= 0,
+      w <= W - 1 - x and h <= H - 1 - y.
+    margin: pixels added on every side.
 
   Raises:
-    ValueError: the mask is empty.
+    ValueError: there are no positions.
   """
-  rows, cols = np.nonzero(mask)
-  if rows.size == 0:
-    raise ValueError('cannot bound an empty mask')
-  height, width = mask.shape
-  x, y = max(int(cols.min()) - margin, 0), max(int(rows.min()) - margin, 0)
-  w = min(width - 1 - x, int(cols.max()) + margin - x)
-  h = min(height - 1 - y, int(rows.max()) + margin - y)
+  if np.size(rows) == 0:
+    raise ValueError('cannot bound an empty set of pixels')
+  x = min(max(math.floor(np.min(cols)) - margin, 0), width - 1)
+  y = min(max(math.floor(np.min(rows)) - margin, 0), height - 1)
+  w = max(min(width - 1 - x, math.ceil(np.max(cols)) + margin - x), 0)
+  h = max(min(height - 1 - y, math.ceil(np.max(rows)) + margin - y), 0)
   return [x, y, w, h]
 
 
@@ -171,12 +179,13 @@ def write_identity(folder: str, name: str, person: Person, spec: SynthSpec,
     _save_jpeg(os.path.join(folder, 'com_imgs', f'{k}.jpg'), frame.rgb, spec.jpeg_quality)
     _save_jpeg(os.path.join(folder, 'torso_imgs', f'{k}.jpg'), frame.torso_rgb, spec.jpeg_quality)
     head = frame.label >= scene.FIRST_HEAD_LABEL
-    mouth = np.isin(frame.label, (scene.LIPS, scene.MOUTH))
-    try:
-      face_rect, lip_rect = bounding_rect(head, margin), bounding_rect(mouth, 1)
-    except ValueError as e:
-      raise ValueError(f'{folder}: frame {k} shows no head or no mouth; the framing parameters '
-                       'put the face out of view') from e
+    if not head.any():
+      raise ValueError(f'{folder}: frame {k} shows no head; the framing puts it out of view')
+    face_rect = bounding_rect(*np.nonzero(head), spec.image_size, spec.image_size, margin)
+    lips = cameras.project(scene.lip_outline(person.identity, float(opening[k])), c2w[k],
+                           camera.focal, camera.height, camera.width)
+    lips = np.asarray(lips, np.float64)
+    lip_rect = bounding_rect(lips[:, 0], lips[:, 1], spec.image_size, spec.image_size, 1)
     frames.append({'img_id': k, 'aud_id': k,
                    'transform_matrix': np.concatenate([c2w[k], [[0.0, 0.0, 0.0, 1.0]]]),
                    'face_rect': face_rect, 'lip_rect': lip_rect})

@@ -287,6 +287,17 @@ def eye_centres(identity: Identity) -> np.ndarray:
   return np.stack(centres)
 
 
+def lip_outline(identity: Identity, opening: float, num_points: int = 48) -> np.ndarray:
+  """Head-frame points on the outer edge of the lips at a mouth opening: [num_points, 3] metres."""
+  latitude, half_width = identity.mouth
+  half_height = MOUTH_CLOSED + MOUTH_RANGE * opening
+  angle = np.linspace(0.0, 2 * np.pi, num_points, endpoint=False)
+  qx = (half_width + LIP_WIDTH) * np.cos(angle)
+  qy = math.sin(latitude) + (half_height + LIP_WIDTH) * np.sin(angle)
+  q = np.stack([qx, qy, np.sqrt(1.0 - qx**2 - qy**2)], axis=-1)
+  return q * np.asarray(identity.skull_radii)
+
+
 def _ellipsoid_hits(origins: np.ndarray, dirs: np.ndarray, centre: np.ndarray,
                     radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Entry and exit ray parameters of an ellipsoid: rays [N, 3] -> ([N], [N]), inf where it misses."""

@@ -123,6 +123,11 @@ def test_mouth_grows_with_the_opening_around_its_projected_centre():
   row, col = camera.cy + camera.focal * y / z, camera.cx - camera.focal * x / z
   label = scene.render_frame(identity, c2w, 1.0, camera).label
   assert label[int(round(row)), int(round(col))] == scene.MOUTH
+  # The lip outline lies on the skull, around the mouth centre.
+  outline = scene.lip_outline(identity, 1.0)
+  np.testing.assert_allclose(np.sum((outline / np.array(identity.skull_radii))**2, -1), 1.0, atol=1e-12)
+  np.testing.assert_allclose(outline[:, 0].mean(), 0.0, atol=1e-12)
+  assert outline[:, 1].min() < centre[1] < outline[:, 1].max()
 
 
 def test_poses_are_rigid_inverses_with_the_tracker_euler_order():
