@@ -40,7 +40,8 @@ from dfrf_jax.data import synthetic_speech as speech
 from dfrf_jax.render import cameras
 
 BASE_DIR = 'base'
-BASE_ROLE, FINETUNE_ROLE = 0, 1   # seed streams: base identities and the held-out one never share one
+# Seed streams: base identities and the held-out one never share one.
+BASE_ROLE, FINETUNE_ROLE = 0, 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,15 +68,17 @@ class SynthSpec:
 
   def __post_init__(self):
     if self.num_frames < 2:
-      raise ValueError(f'num_frames must be at least 2 (a train and a val frame), got {self.num_frames}')
+      raise ValueError('num_frames must be at least 2 (a train and a val frame), '
+                       f'got {self.num_frames}')
     if not 1 <= int(self.train_fraction * self.num_frames) < self.num_frames:
-      raise ValueError(f'train_fraction {self.train_fraction} of {self.num_frames} frames leaves the '
-                       'train or the val split empty')
+      raise ValueError(f'train_fraction {self.train_fraction} of {self.num_frames} frames leaves '
+                       'the train or the val split empty')
     if self.num_base_ids < 0:
       raise ValueError(f'num_base_ids must be >= 0, got {self.num_base_ids}')
-    if not self.finetune_name or self.finetune_name in (BASE_DIR, '.', '..') or os.sep in self.finetune_name:
+    name = self.finetune_name
+    if not name or name in (BASE_DIR, '.', '..') or os.sep in name:
       raise ValueError(f'finetune_name must be a plain folder name other than {BASE_DIR!r}, '
-                       f'got {self.finetune_name!r}')
+                       f'got {name!r}')
     if not 1 <= self.jpeg_quality <= 100:
       raise ValueError(f'jpeg_quality must lie in [1, 100], got {self.jpeg_quality}')
 
@@ -98,7 +101,7 @@ class IdentitySummary(NamedTuple):
 
 
 def sample_person(seed: int, role: int, index: int, num_frames: int) -> Person:
-  """The person of identity `index` of a role (BASE_ROLE or FINETUNE_ROLE), deterministic in `seed`."""
+  """Identity `index` of a role (BASE_ROLE or FINETUNE_ROLE), deterministic in `seed`."""
   rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(role, index)))
   identity = scene.sample_identity(rng)
   motion = scene.sample_motion(rng)
@@ -197,7 +200,8 @@ def write_identity(folder: str, name: str, person: Person, spec: SynthSpec,
   num_train = int(spec.train_fraction * num_frames)
   for split, split_frames in (('train', frames[:num_train]), ('val', frames[num_train:])):
     _write_json(os.path.join(folder, f'transforms_{split}.json'),
-                {'focal_len': camera.focal, 'cx': camera.cx, 'cy': camera.cy, 'frames': split_frames})
+                {'focal_len': camera.focal, 'cx': camera.cx, 'cy': camera.cy,
+                 'frames': split_frames})
 
   np.save(os.path.join(folder, 'aud.npy'), speech.audio_windows(person.utterance, num_frames))
   wavfile.write(os.path.join(folder, 'aud.wav'), speech.SAMPLE_RATE,
@@ -243,11 +247,13 @@ def write_dataset(out_dir: str, spec: SynthSpec, overwrite: bool = False) -> lis
       if not overwrite:
         raise FileExistsError(f'{target}: already exists; pass overwrite=True to replace it')
       shutil.rmtree(target)
-  jobs = [(os.path.join(targets[0], str(k)), BASE_DIR, BASE_ROLE, k) for k in range(spec.num_base_ids)]
+  jobs = [(os.path.join(targets[0], str(k)), BASE_DIR, BASE_ROLE, k)
+          for k in range(spec.num_base_ids)]
   jobs.append((os.path.join(targets[1], '0'), spec.finetune_name, FINETUNE_ROLE, 0))
   summaries = []
   for folder, name, role, index in jobs:
     person = sample_person(spec.seed, role, index, spec.num_frames)
-    provenance = {'seed': spec.seed, 'role': 'base' if role == BASE_ROLE else 'finetune', 'index': index}
+    provenance = {'seed': spec.seed, 'role': 'base' if role == BASE_ROLE else 'finetune',
+                  'index': index}
     summaries.append(write_identity(folder, name, person, spec, provenance))
   return summaries

@@ -7,8 +7,10 @@ from absl import flags
 
 from dfrf_jax.data import synthetic
 
-_OUT = flags.DEFINE_string('out', None, 'Output root; receives base/ and <finetune_name>/.', required=True)
-_IMAGE_SIZE = flags.DEFINE_integer('image_size', synthetic.SynthSpec.image_size, 'Square image side, pixels.')
+_OUT = flags.DEFINE_string('out', None, 'Output root; receives base/ and <finetune_name>/.',
+                           required=True)
+_IMAGE_SIZE = flags.DEFINE_integer('image_size', synthetic.SynthSpec.image_size,
+                                   'Square image side, pixels.')
 _NUM_FRAMES = flags.DEFINE_integer('num_frames', synthetic.SynthSpec.num_frames,
                                    'Video frames per identity (25 fps).')
 _NUM_BASE_IDS = flags.DEFINE_integer('num_base_ids', synthetic.SynthSpec.num_base_ids,
@@ -18,8 +20,10 @@ _FINETUNE_NAME = flags.DEFINE_string('finetune_name', synthetic.SynthSpec.finetu
 _SEED = flags.DEFINE_integer('seed', synthetic.SynthSpec.seed, 'Seeds every identity.')
 _TRAIN_FRACTION = flags.DEFINE_float('train_fraction', synthetic.SynthSpec.train_fraction,
                                      'Share of frames, from the start, in the train split.')
-_JPEG_QUALITY = flags.DEFINE_integer('jpeg_quality', synthetic.SynthSpec.jpeg_quality, 'JPEG quality.')
-_OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace existing base/ and <finetune_name>/ folders.')
+_JPEG_QUALITY = flags.DEFINE_integer('jpeg_quality', synthetic.SynthSpec.jpeg_quality,
+                                     'JPEG quality.')
+_OVERWRITE = flags.DEFINE_bool('overwrite', False,
+                               'Replace existing base/ and <finetune_name>/ folders.')
 
 
 def main(argv: Sequence[str]) -> None:

@@ -35,14 +35,14 @@ LABELS = ('background', 'torso', 'neck', 'skin', 'hair', 'ear', 'nose', 'eye', '
 BACKGROUND, TORSO, NECK, SKIN, HAIR, EAR, NOSE, EYE, LIPS, MOUTH = range(len(LABELS))
 FIRST_HEAD_LABEL = SKIN
 
-# The authors' tracker uses focal 1300 px at 512 px images; the synthetic camera keeps that field of view.
+# The authors' tracker uses focal 1300 px at 512 px; the synthetic camera keeps that field of view.
 FOCAL_PER_PIXEL = 1300.0 / 512.0
 
 LIGHT = (-0.35, 0.55, 0.76)      # direction towards the light (normalised where used)
 AMBIENT = 0.45
 DIFFUSE = 0.6
 PLATE_BEHIND_HEAD = 0.8          # plate depth = head distance + this, metres (beyond `far`)
-TORSO_FOLLOW = 0.5               # share of the head's sideways/vertical translation the torso follows
+TORSO_FOLLOW = 0.5               # share of the head's sideways/vertical shift the torso follows
 NECK_SHADE = 0.8                 # the neck's skin is darker (in the head's shadow)
 
 # Mouth, in skull-normalised coordinates q = p / skull_radii.
@@ -113,8 +113,8 @@ class Motion:
   """Smooth head jitter of a speaking person.
 
   Channel c (pitch, yaw, roll in radians; x, y, z translation in metres) moves by
-  amplitude[c] * (0.6 sin(2 pi f0 t + p0) + 0.4 sin(2 pi f1 t + p1)) with (f0, f1) = frequency[c] (Hz)
-  and (p0, p1) = phase[c].
+  amplitude[c] * (0.6 sin(2 pi f0 t + p0) + 0.4 sin(2 pi f1 t + p1)) with (f0, f1) = frequency[c]
+  (Hz) and (p0, p1) = phase[c].
   """
   amplitude: tuple[float, ...]
   frequency: tuple[tuple[float, float], ...]
@@ -122,7 +122,7 @@ class Motion:
 
 
 class Camera(NamedTuple):
-  """Pinhole intrinsics: image size in pixels, focal length and principal point (column cx, row cy)."""
+  """Pinhole intrinsics: image size and focal length in pixels, principal point (column, row)."""
   height: int
   width: int
   focal: float
@@ -280,7 +280,8 @@ def eye_centres(identity: Identity) -> np.ndarray:
   radii = np.asarray(identity.skull_radii)
   centres = []
   for side in (1.0, -1.0):
-    q = np.array([side * math.sin(lon) * math.cos(lat), math.sin(lat), math.cos(lon) * math.cos(lat)])
+    q = np.array([side * math.sin(lon) * math.cos(lat), math.sin(lat),
+                  math.cos(lon) * math.cos(lat)])
     normal = q / radii
     normal /= np.linalg.norm(normal)
     centres.append(q * radii - 0.4 * radius * normal)    # 60 % of the eyeball shows
@@ -300,7 +301,7 @@ def lip_outline(identity: Identity, opening: float, num_points: int = 48) -> np.
 
 def _ellipsoid_hits(origins: np.ndarray, dirs: np.ndarray, centre: np.ndarray,
                     radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Entry and exit ray parameters of an ellipsoid: rays [N, 3] -> ([N], [N]), inf where it misses."""
+  """Entry and exit ray parameters of an ellipsoid: rays [N, 3] -> ([N], [N]), inf on a miss."""
   o = (origins - centre) / radii
   d = dirs / radii
   a = np.einsum('ij,ij->i', d, d)
@@ -345,19 +346,21 @@ def _hair_hits(identity: Identity, origins: np.ndarray, dirs: np.ndarray, centre
   return np.where(entry_ok, entry, np.where(exit_ok, exit_, np.inf)), ~entry_ok
 
 
-def _solids(identity: Identity, torso_shift: np.ndarray) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
+def _solids(identity: Identity,
+            torso_shift: np.ndarray) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
   """The ellipsoids of the scene, name -> (frame, centre [3], radii [3])."""
   radii = np.asarray(identity.skull_radii)
   rx, ry, rz = radii
   eyes = eye_centres(identity)
   eye_radii = np.full(3, identity.eye[2])
+  ear_radii = np.asarray(identity.ear_radii)
   torso_base = np.array([0.0, identity.height, -identity.distance]) + torso_shift
   ry_shoulder = identity.shoulder_radii[1]
   return {
       'skull': ('head', np.zeros(3), radii),
       'hair': ('head', np.array([0.0, 0.01, -0.008]), identity.hair_scale * radii),
-      'ear_right': ('head', np.array([0.97 * rx, -0.08 * ry, -0.08 * rz]), np.asarray(identity.ear_radii)),
-      'ear_left': ('head', np.array([-0.97 * rx, -0.08 * ry, -0.08 * rz]), np.asarray(identity.ear_radii)),
+      'ear_right': ('head', np.array([0.97 * rx, -0.08 * ry, -0.08 * rz]), ear_radii),
+      'ear_left': ('head', np.array([-0.97 * rx, -0.08 * ry, -0.08 * rz]), ear_radii),
       'nose': ('head', np.array([0.0, -0.12 * ry, 0.97 * rz]), np.asarray(identity.nose_radii)),
       'eye_right': ('head', eyes[0], eye_radii),
       'eye_left': ('head', eyes[1], eye_radii),
@@ -374,10 +377,11 @@ _image_rays = jax.jit(cameras.image_rays, static_argnums=(0, 1))
 
 
 def _rays(camera: Camera, c2w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """The camera's rays as the model casts them (float32), in float64: ([P, 3], [P, 3]) head frame."""
+  """The camera's rays as the model casts them (float32), as float64 head-frame ([P, 3], [P, 3])."""
   origins, dirs = _image_rays(camera.height, camera.width, np.asarray(c2w, np.float32),
                               camera.focal, camera.cx, camera.cy)
-  return (np.asarray(origins, np.float64).reshape(-1, 3), np.asarray(dirs, np.float64).reshape(-1, 3))
+  return (np.asarray(origins, np.float64).reshape(-1, 3),
+          np.asarray(dirs, np.float64).reshape(-1, 3))
 
 
 def plate_depth(identity: Identity) -> float:
@@ -402,7 +406,8 @@ def _skull_surface(identity: Identity, points: np.ndarray,
   v = q[:, 1] - math.sin(latitude)
   front = q[:, 2] > 0
   inner = front & ((q[:, 0] / half_width)**2 + (v / half_height)**2 < 1.0)
-  outer = front & ((q[:, 0] / (half_width + LIP_WIDTH))**2 + (v / (half_height + LIP_WIDTH))**2 < 1.0)
+  outer = front & ((q[:, 0] / (half_width + LIP_WIDTH))**2
+                   + (v / (half_height + LIP_WIDTH))**2 < 1.0)
   labels = np.where(inner, MOUTH, np.where(outer, LIPS, SKIN)).astype(np.int32)
   teeth = v > half_height - TEETH_HEIGHT
   mouth_colour = np.where(teeth[:, None], np.asarray(TEETH), np.asarray(MOUTH_CAVITY))
@@ -428,12 +433,13 @@ def _eye_albedo(identity: Identity, points: np.ndarray, centre: np.ndarray) -> n
 def _shirt_albedo(identity: Identity, points: np.ndarray) -> np.ndarray:
   """Smoothly striped shirt: studio-frame points [N, 3] -> [N, 3]."""
   a, b = np.asarray(identity.shirt[0]), np.asarray(identity.shirt[1])
-  mix = 0.5 + 0.5 * np.sin(2 * np.pi * identity.stripe_frequency * (points[:, 0] + 0.3 * points[:, 1]))
+  across = points[:, 0] + 0.3 * points[:, 1]
+  mix = 0.5 + 0.5 * np.sin(2 * np.pi * identity.stripe_frequency * across)
   return a + mix[:, None] * (b - a)
 
 
 def render_frame(identity: Identity, c2w: np.ndarray, opening: float, camera: Camera) -> Frame:
-  """Renders one frame exactly: the first surface hit of every pixel's ray, and the same without the head.
+  """Renders one frame exactly: every pixel ray's first hit, with and without the head.
 
   Args:
     identity: the person.
@@ -454,7 +460,8 @@ def render_frame(identity: Identity, c2w: np.ndarray, opening: float, camera: Ca
   translation = -rotation @ c2w[:, 3]
   torso_shift = TORSO_FOLLOW * np.array([translation[0], translation[1] - identity.height, 0.0])
   origins, dirs = _rays(camera, c2w)
-  rays = {'head': (origins, dirs), 'studio': (origins @ rotation.T + translation, dirs @ rotation.T)}
+  rays = {'head': (origins, dirs),
+          'studio': (origins @ rotation.T + translation, dirs @ rotation.T)}
   solids = _solids(identity, torso_shift)
 
   hits = {}

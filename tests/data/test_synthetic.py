@@ -24,7 +24,8 @@ def dataset(tmp_path_factory):
 
 
 def _identity_dirs(out):
-  return [os.path.join(out, 'base', '0'), os.path.join(out, 'base', '1'), os.path.join(out, 'ft', '0')]
+  return [os.path.join(out, 'base', '0'), os.path.join(out, 'base', '1'),
+          os.path.join(out, 'ft', '0')]
 
 
 def _read_json(path):
@@ -127,11 +128,13 @@ def test_audio_files_predict_the_mouth(dataset):
     rate, wav = wavfile.read(os.path.join(folder, 'aud.wav'))
     assert rate == 16000 and wav.dtype == np.int16 and wav.shape == (40 * 640,)
     meta = _read_json(os.path.join(folder, 'synth_meta.json'))
-    features.append(np.concatenate([aud[:, 8], np.ones((40, 1))], 1))   # the row at the frame's time
+    # Window row 8 describes the frame's own time.
+    features.append(np.concatenate([aud[:, 8], np.ones((40, 1))], 1))
     openings.append(np.array(meta['mouth_opening']))
     pixels.append(np.array(meta['mouth_pixels'], np.float64))
   # A linear readout fitted on the base identities ...
-  weights, *_ = np.linalg.lstsq(np.concatenate(features[:2]), np.concatenate(openings[:2]), rcond=None)
+  weights, *_ = np.linalg.lstsq(np.concatenate(features[:2]), np.concatenate(openings[:2]),
+                                rcond=None)
   predicted = features[2] @ weights
   # ... predicts the held-out identity's mouth opening and the mouth pixels rendered in its images.
   residual = predicted - openings[2]
@@ -145,14 +148,16 @@ def test_same_seed_same_bytes_other_seed_other_people(dataset, tmp_path):
   synthetic.write_dataset(again, SPEC)
   for name in ('aud.npy', 'transforms_train.json', 'com_imgs/13.jpg', 'torso_imgs/31.jpg', 'bc.jpg',
                'aud.wav'):
-    with open(os.path.join(out, 'base', '1', name), 'rb') as a, open(os.path.join(again, 'base', '1', name), 'rb') as b:
-      assert a.read() == b.read(), name
+    with open(os.path.join(out, 'base', '1', name), 'rb') as a:
+      with open(os.path.join(again, 'base', '1', name), 'rb') as b:
+        assert a.read() == b.read(), name
   other = str(tmp_path / 'other')
   synthetic.write_dataset(other, synthetic.SynthSpec(image_size=48, num_frames=40, num_base_ids=1,
                                                      finetune_name='ft', seed=8))
   assert np.abs(_image(os.path.join(out, 'base/0/com_imgs/0.jpg'))
                 - _image(os.path.join(other, 'base/0/com_imgs/0.jpg'))).mean() > 0.02
-  metas = [_read_json(os.path.join(folder, 'synth_meta.json'))['identity'] for folder in _identity_dirs(out)]
+  metas = [_read_json(os.path.join(folder, 'synth_meta.json'))['identity']
+           for folder in _identity_dirs(out)]
   assert metas[0] != metas[1] != metas[2] != metas[0]
 
 
@@ -182,7 +187,9 @@ def test_bad_spec_raises(kwargs, message):
 def test_bounding_rect_is_inclusive_and_clipped():
   rows, cols = np.nonzero(np.pad(np.ones((3, 4), bool), ((2, 5), (3, 5))))   # rows 2-4, cols 3-6
   assert synthetic.bounding_rect(rows, cols, 10, 12, 1) == [2, 1, 5, 4]
-  assert synthetic.bounding_rect(np.append(rows, 9), np.append(cols, 11), 10, 12, 2) == [1, 0, 10, 9]
-  assert synthetic.bounding_rect(np.array([2.5, 3.2]), np.array([-1.5, 4.1]), 10, 12, 0) == [0, 2, 5, 2]
+  corner_rows, corner_cols = np.append(rows, 9), np.append(cols, 11)
+  assert synthetic.bounding_rect(corner_rows, corner_cols, 10, 12, 2) == [1, 0, 10, 9]
+  floats = np.array([2.5, 3.2]), np.array([-1.5, 4.1])
+  assert synthetic.bounding_rect(*floats, 10, 12, 0) == [0, 2, 5, 2]
   with pytest.raises(ValueError, match='empty'):
     synthetic.bounding_rect(np.array([]), np.array([]), 4, 4, 1)

@@ -36,7 +36,7 @@ def test_cli_refuses_to_mix_into_an_existing_dataset(tmp_path):
   _run(out=tmp_path, image_size=16, num_frames=2, num_base_ids=1)
   with pytest.raises(FileExistsError, match='overwrite'):
     _run(out=tmp_path, image_size=16, num_frames=2, num_base_ids=1)
-  _run(out=tmp_path, image_size=16, num_frames=2, num_base_ids=1, train_fraction=0.5, overwrite=True)
+  _run(out=tmp_path, image_size=16, num_frames=2, num_base_ids=1, overwrite=True)
   assert sorted(os.listdir(tmp_path)) == ['base', 'finetune']
 
 

@@ -1,4 +1,4 @@
-"""Tests of the exact ray caster: geometry, colours and labels against an independent float64 derivation."""
+"""Tests of the exact ray caster: geometry, colours and labels against a float64 derivation."""
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ def _c2w(identity: scene.Identity, motion: scene.Motion, time: float = 0.7) -> n
 
 
 def _rays64(c2w: np.ndarray, camera: scene.Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """Float64 rays of every pixel, derived here: (origin [3], head-frame dirs [P, 3], camera dirs [P, 3])."""
+  """Float64 rays derived here: (origin [3], head-frame dirs [P, 3], camera-space dirs [P, 3])."""
   rows, cols = np.meshgrid(np.arange(camera.height), np.arange(camera.width), indexing='ij')
   d_cam = np.stack([(cols - camera.cx) / camera.focal, -(rows - camera.cy) / camera.focal,
                     -np.ones(rows.shape)], -1).reshape(-1, 3)
@@ -125,7 +125,8 @@ def test_mouth_grows_with_the_opening_around_its_projected_centre():
   assert label[int(round(row)), int(round(col))] == scene.MOUTH
   # The lip outline lies on the skull, around the mouth centre.
   outline = scene.lip_outline(identity, 1.0)
-  np.testing.assert_allclose(np.sum((outline / np.array(identity.skull_radii))**2, -1), 1.0, atol=1e-12)
+  q = outline / np.array(identity.skull_radii)
+  np.testing.assert_allclose(np.sum(q**2, -1), 1.0, atol=1e-12)
   np.testing.assert_allclose(outline[:, 0].mean(), 0.0, atol=1e-12)
   assert outline[:, 1].min() < centre[1] < outline[:, 1].max()
 
@@ -146,9 +147,11 @@ def test_poses_are_rigid_inverses_with_the_tracker_euler_order():
   rz = np.array([[np.cos(g), -np.sin(g), 0], [np.sin(g), np.cos(g), 0], [0, 0, 1]])
   np.testing.assert_allclose(scene.euler_to_rotation(np.array([a, b, g])), rx @ ry @ rz, atol=1e-15)
   # The jitter is small and smooth: a few degrees, around the identity's framing.
-  angles = np.degrees(np.arccos(np.clip((np.trace(head[:, :, :3], axis1=1, axis2=2) - 1) / 2, -1, 1)))
+  cos_angle = (np.trace(head[:, :, :3], axis1=1, axis2=2) - 1) / 2
+  angles = np.degrees(np.arccos(np.clip(cos_angle, -1, 1)))
   assert angles.max() < 12.0
-  np.testing.assert_allclose(head[:, :, 3].mean(0), [0.0, identity.height, -identity.distance], atol=0.02)
+  np.testing.assert_allclose(head[:, :, 3].mean(0), [0.0, identity.height, -identity.distance],
+                             atol=0.02)
 
 
 def test_rendering_is_deterministic_and_identities_differ():

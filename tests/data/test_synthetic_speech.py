@@ -59,7 +59,8 @@ def test_features_predict_the_opening_linearly_across_utterances():
   test_o, test_r = speech.mouth_opening(_utterance(3), np.arange(200) / 50.0)
   design = np.concatenate([speech.feature_rows(fit_o, fit_r), np.ones((200, 1))], axis=1)
   weights, *_ = np.linalg.lstsq(design, fit_o, rcond=None)
-  predicted = np.concatenate([speech.feature_rows(test_o, test_r), np.ones((200, 1))], axis=1) @ weights
+  test_design = np.concatenate([speech.feature_rows(test_o, test_r), np.ones((200, 1))], axis=1)
+  predicted = test_design @ weights
   r2 = 1.0 - np.sum((predicted - test_o)**2) / np.sum((test_o - test_o.mean())**2)
   assert r2 > 0.99
 
