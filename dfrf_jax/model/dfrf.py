@@ -153,4 +153,4 @@ def init_params(model: DFRF, key: jax.Array) -> dict:
   poses = jnp.tile(jnp.eye(4, dtype=jnp.float32)[:3][None], (n, 1, 1)).at[:, 2, 3].set(1.0)
   points = jnp.zeros((2, 3), jnp.float32)
   viewdirs = jnp.tile(jnp.array([[0.0, 0.0, -1.0]], jnp.float32), (2, 1))
-  return model.init(key, windows, images, poses, points, viewdirs, 10.0)['params']
+  return jax.jit(model.init)(key, windows, images, poses, points, viewdirs, 10.0)['params']
