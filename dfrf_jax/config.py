@@ -75,9 +75,9 @@ def default_config() -> ml_collections.ConfigDict:
   # The authors' step 7 instead puts the first half of the frames into training.
   p.train_seconds = 15.0
   p.focal_lengths = (900.0, 1300.0, 2000.0)  # tried at 512 px and scaled by size / 512 (AD-NeRF: 600..1500)
-  p.pose_steps = 600        # Adam steps of the head-pose bundle adjustment per focal length
+  p.pose_steps = 2000       # Adam steps of the head-pose bundle adjustment per focal length
   p.pose_smoothness = 1.0   # weight of the temporal (1, -2, 1) term on the rigid landmark tracks
-  p.shape_prior = 0.1       # weight keeping the per-video landmark shape near the mean face
+  p.shape_prior = 1.0       # weight keeping the per-video landmark shape near the mean face
   a = p.audio = ml_collections.ConfigDict()
   a.sample_rate = 16000     # Hz, as the authors' `ffmpeg -ar 16000`
   a.num_mels = 29           # D: log-mel bands per row (29 = model.aud_feature_dim's default)

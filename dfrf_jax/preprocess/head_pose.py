@@ -31,6 +31,7 @@ from dfrf_jax.render import cameras
 # Parameters are optimised in units that make one Adam step comparable for all of them.
 _TRANS_UNIT = 0.1   # translations in decimetres
 _SHAPE_UNIT = 0.01  # shape offsets in centimetres
+_LEARNING_RATE = 0.1  # Adam, decayed 100-fold over the steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _fit(landmarks: jnp.ndarray, init_trans: jnp.ndarray, focal: jnp.ndarray, sm
     prior = jnp.mean(jnp.sum((_SHAPE_UNIT * p['delta'] * focal / depth) ** 2, -1))
     return reproj + smoothness * smooth + shape_prior * prior, reproj
 
-  schedule = optax.exponential_decay(0.05, steps, 0.02)
+  schedule = optax.exponential_decay(_LEARNING_RATE, steps, 0.01)
   optimiser = optax.adam(schedule)
 
   def step(carry, _):
