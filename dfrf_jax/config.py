@@ -67,6 +67,26 @@ def default_config() -> ml_collections.ConfigDict:
   # with fewer than 201 train frames.
   d.test_ref_positions = (50, 100, 150, 200)
 
+  # dfrf-preprocess: a user's video -> a dataset in the authors' layout (`dfrf_jax/preprocess/`).
+  p = c.preprocess = ml_collections.ConfigDict()
+  p.size = 512              # square frame side in pixels (the authors assume 512x512 input)
+  p.fps = 25.0              # frame rate; audio windows are cut at stride 2 of rows at 2 * fps
+  # Seconds of the clip used for training (the paper: 10/15/20 s); the rest is the val split.
+  # The authors' step 7 instead puts the first half of the frames into training.
+  p.train_seconds = 15.0
+  p.focal_lengths = (900.0, 1300.0, 2000.0)  # tried at 512 px and scaled by size / 512 (AD-NeRF: 600..1500)
+  p.pose_steps = 2000       # Adam steps of the head-pose bundle adjustment per focal length
+  p.pose_smoothness = 1.0   # weight of the temporal (1, -2, 1) term on the rigid landmark tracks
+  p.shape_prior = 1.0       # weight keeping the per-video landmark shape near the mean face
+  a = p.audio = ml_collections.ConfigDict()
+  a.sample_rate = 16000     # Hz, as the authors' `ffmpeg -ar 16000`
+  a.num_mels = 29           # D: log-mel bands per row (29 = model.aud_feature_dim's default)
+  a.window_seconds = 0.025  # analysis window (the authors' MFCC: 25 ms)
+  a.fft_size = 512          # nfft (the authors' MFCC: 512)
+  a.min_hz = 55.0           # lowest mel band edge
+  a.max_hz = 7600.0         # highest mel band edge (below the 8 kHz Nyquist frequency)
+  a.win_size = 16           # rows per window (= model.win_size)
+
   t = c.train = ml_collections.ConfigDict()
   t.lrate = 5e-4            # lrate
   t.lrate_decay = 500       # lrate_decay (x1500 steps per factor 10, as the code does)
