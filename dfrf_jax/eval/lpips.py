@@ -22,14 +22,15 @@ from dfrf_jax.model.torch_import import CheckpointError
 
 PathLike = str | os.PathLike[str]
 Params = dict[str, Any]
+LpipsFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 # LPIPS' ScalingLayer: inputs in [-1, 1] become (x - shift) / scale, per RGB channel.
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
 # Guards the channel norm of all-zero (dead ReLU) feature vectors, as LPIPS does.
 _NORM_EPS = 1e-10
-# torchvision AlexNet `features`: (index in the Sequential, output channels, kernel, stride, padding);
-# a 3x3 / 2 max-pool follows convs 0 and 1.
+# torchvision AlexNet `features`: (index in the Sequential, output channels, kernel, stride,
+# padding); a 3x3 / 2 max-pool follows convs 0 and 1.
 _CONVS = ((0, 64, 11, 4, 2), (3, 192, 5, 1, 2), (6, 384, 3, 1, 1), (8, 256, 3, 1, 1),
           (10, 256, 3, 1, 1))
 # torchvision's classifier head, present in its file and unused by LPIPS.
@@ -154,7 +155,7 @@ def load_lpips_params(alexnet_path: PathLike, lin_path: PathLike) -> Params:
     raise CheckpointError(f'{os.fspath(alexnet_path)} / {os.fspath(lin_path)}: {e}') from e
 
 
-def make_lpips_fn(params: Params) -> Callable[[jax.Array, jax.Array], jax.Array]:
+def make_lpips_fn(params: Params) -> LpipsFn:
   """A jitted distance of one image pair: ([H, W, 3], [H, W, 3]) in [0, 1] -> scalar."""
   model = LPIPS()
 
@@ -165,8 +166,7 @@ def make_lpips_fn(params: Params) -> Callable[[jax.Array, jax.Array], jax.Array]
   return distance
 
 
-def lpips_fn_from_paths(alexnet_path: PathLike | None,
-                        lin_path: PathLike | None) -> Callable[[jax.Array, jax.Array], jax.Array] | None:
+def lpips_fn_from_paths(alexnet_path: PathLike | None, lin_path: PathLike | None) -> LpipsFn | None:
   """`make_lpips_fn` of the weights at the given paths, or None when neither path is set.
 
   Raises:
@@ -177,5 +177,6 @@ def lpips_fn_from_paths(alexnet_path: PathLike | None,
     return None
   if not alexnet_path or not lin_path:
     raise ValueError('LPIPS needs both weight files: the torchvision AlexNet weights '
-                     f'(got {alexnet_path!r}) and the LPIPS v0.1 alex.pth lin weights (got {lin_path!r})')
+                     f'(got {alexnet_path!r}) and the LPIPS v0.1 alex.pth lin weights '
+                     f'(got {lin_path!r})')
   return make_lpips_fn(load_lpips_params(alexnet_path, lin_path))

@@ -1,4 +1,4 @@
-"""Full-reference image metrics on [H, W, 3] images in [0, 1]: PSNR and SSIM (dm-pix), and batches."""
+"""Full-reference image metrics of [H, W, 3] images in [0, 1]: PSNR and SSIM (dm-pix), batched."""
 
 import chex
 import dm_pix

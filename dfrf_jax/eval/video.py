@@ -1,7 +1,8 @@
 """Writes rendered frames as PNG files and as an H.264 mp4 with the driving audio muxed in.
 
 Encoding uses the ffmpeg binary that imageio-ffmpeg ships; `probe_streams` reads a written file back
-(ffprobe is not shipped, so it parses what `ffmpeg -i` prints and counts frames by remuxing to null).
+(ffprobe is not shipped, so it parses what `ffmpeg -i` prints and counts frames by remuxing them to
+ffmpeg's null muxer).
 """
 
 import os

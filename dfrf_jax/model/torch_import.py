@@ -5,9 +5,9 @@ A `{i:06d}_head.tar` written by `torch.save` (zip format, torch >= 1.6) is a zip
 `<archive>/data/<storage key>` (raw storage bytes) and `<archive>/byteorder`. Older files (legacy
 format, torch < 1.6, e.g. the LPIPS `alex.pth` weights) are a sequence of pickles instead: magic
 number, protocol version, system info, the object, the list of storage keys, then each storage as an
-int64 element count followed by its bytes. Pickles are read with an unpickler that only resolves the
-few globals a tensor checkpoint needs, so a checkpoint can never run code; tensors come back as numpy
-arrays.
+int64 element count followed by its bytes. Pickles are read with an unpickler that only resolves
+the few globals a tensor checkpoint needs, so a checkpoint can never run code; tensors come back as
+numpy arrays.
 
 `torch_to_flax` then renames and transposes the state dicts (layout in §7.5 of the spec):
 Linear [out, in] -> Dense kernel [in, out]; Conv1d [out, in, k] -> [k, in, out];
@@ -269,7 +269,8 @@ class _LegacyUnpickler(_RestrictedUnpickler):
   def fill(self, f: Any, keys: Any, byte_order: str) -> None:
     """Reads each storage (int64 element count, then its bytes) in the order `keys` lists them."""
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
-      raise CheckpointError(f'{self._path}: the storage key list is {keys!r}, expected a list of str')
+      raise CheckpointError(f'{self._path}: the storage key list is {keys!r}, expected a list '
+                            'of str')
     if set(keys) != set(self._storages):
       raise CheckpointError(f'{self._path}: storage keys {sorted(keys)} do not match the storages '
                             f'the tensors reference {sorted(self._storages)}')

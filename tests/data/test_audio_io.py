@@ -1,4 +1,4 @@
-"""Tests for dfrf_jax.data.audio_io: decoding any container to mono 16 kHz, resampling, WAV writing."""
+"""Tests for dfrf_jax.data.audio_io: decoding containers to mono at a chosen rate, writing WAVs."""
 
 import pathlib
 

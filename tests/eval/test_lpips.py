@@ -1,5 +1,5 @@
-"""Tests for dfrf_jax.eval.lpips: the Flax AlexNet-LPIPS against a float64 NumPy LPIPS with torch-layout
-weights, its behaviour with random params, and the mapping of torchvision/LPIPS state dicts."""
+"""Tests for dfrf_jax.eval.lpips: against a float64 NumPy LPIPS on torch-layout weights, behaviour
+with random weights, and the mapping of torchvision/LPIPS state dicts."""
 
 import jax
 import numpy as np
@@ -29,7 +29,8 @@ def _torch_state_dicts(seed: int = 0) -> tuple[dict, dict]:
   return alexnet, lin
 
 
-def _conv_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int) -> np.ndarray:
+def _conv_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int,
+                    pad: int) -> np.ndarray:
   """torch.nn.functional.conv2d semantics in float64: x [C, H, W], w [O, C, kh, kw] -> [O, h, w]."""
   x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
   k = w.shape[-1]
@@ -38,7 +39,8 @@ def _conv_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pa
 
 
 def _maxpool_reference(x: np.ndarray) -> np.ndarray:
-  return np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))[:, ::2, ::2].max(axis=(-1, -2))
+  windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
+  return windows[:, ::2, ::2].max(axis=(-1, -2))
 
 
 def _lpips_reference(img: np.ndarray, ref: np.ndarray, alexnet: dict, lin: dict) -> float:
@@ -85,7 +87,8 @@ def test_mapping_transposes(weights):
     kernel = params['features'][f'conv_{i}']['kernel']
     assert kernel.shape == (k, k, n_in, n_out)
     np.testing.assert_array_equal(kernel.transpose(3, 2, 0, 1), alexnet[f'features.{j}.weight'])
-    np.testing.assert_array_equal(params['features'][f'conv_{i}']['bias'], alexnet[f'features.{j}.bias'])
+    np.testing.assert_array_equal(params['features'][f'conv_{i}']['bias'],
+                                  alexnet[f'features.{j}.bias'])
     assert params[f'lin_{i}']['kernel'].shape == (1, 1, n_out, 1)
     np.testing.assert_array_equal(params[f'lin_{i}']['kernel'][0, 0, :, 0],
                                   lin[f'lin{i}.model.1.weight'][0, :, 0, 0])
@@ -138,7 +141,7 @@ def test_mapping_errors(weights):
   missing = {k: v for k, v in alexnet.items() if k != 'features.6.bias'}
   with pytest.raises(torch_import.CheckpointError, match="missing key 'features.6.bias'"):
     lpips.lpips_params_from_torch(missing, lin)
-  with pytest.raises(torch_import.CheckpointError, match="unexpected keys \\['features.12.weight'\\]"):
+  with pytest.raises(torch_import.CheckpointError, match=r"unexpected keys \['features.12.weight'"):
     lpips.lpips_params_from_torch({**alexnet, 'features.12.weight': np.zeros(1)}, lin)
   wrong = {**lin, 'lin2.model.1.weight': np.zeros((1, 256, 1, 1), np.float32)}
   with pytest.raises(torch_import.CheckpointError, match=r"lin2.model.1.weight'\]: expected shape"):

@@ -1,4 +1,4 @@
-"""Tests for dfrf_jax.eval.metrics: PSNR against its closed form, SSIM against a float64 NumPy SSIM."""
+"""Tests for dfrf_jax.eval.metrics: PSNR against closed forms, SSIM against a float64 NumPy SSIM."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Tests for dfrf_jax.model.torch_import on legacy (torch < 1.6) torch.save files, like LPIPS' alex.pth."""
+"""Tests for dfrf_jax.model.torch_import on legacy (torch < 1.6) files, as LPIPS' alex.pth is."""
 
 import pathlib
 import pickle
@@ -51,8 +51,10 @@ def _write_legacy(path: pathlib.Path, obj_pkl: bytes, storages: dict[str, np.nda
 def test_lpips_like_state_dict(tmp_path):
   lin0 = np.linspace(0.0, 1.0, 8, dtype=np.float32)
   lin1 = np.linspace(2.0, 3.0, 4, dtype=np.float32)
-  pkl = _state_dict_pickle({'lin0.model.1.weight': _tensor_op('19', 8, 0, (1, 8, 1, 1), (8, 1, 1, 1)),
-                            'lin1.model.1.weight': _tensor_op('7', 4, 0, (1, 4, 1, 1), (4, 1, 1, 1))})
+  pkl = _state_dict_pickle({
+      'lin0.model.1.weight': _tensor_op('19', 8, 0, (1, 8, 1, 1), (8, 1, 1, 1)),
+      'lin1.model.1.weight': _tensor_op('7', 4, 0, (1, 4, 1, 1), (4, 1, 1, 1)),
+  })
   path = _write_legacy(tmp_path / 'alex.pth', pkl, {'19': lin0, '7': lin1})
   out = torch_import.read_torch_checkpoint(path)
   assert list(out) == ['lin0.model.1.weight', 'lin1.model.1.weight']
