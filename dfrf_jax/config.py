@@ -100,4 +100,12 @@ def default_config() -> ml_collections.ConfigDict:
   t.i_weights = 5000        # i_weights (checkpoint period)
   t.i_print = 100           # i_print
   t.keep_checkpoints = 3
+
+  e = c.eval = ml_collections.ConfigDict()
+  e.fps = 25                # frame rate of rendered videos (the authors' clips are 25 fps; no flag)
+  e.audio_sample_rate = 16000  # rate new audio tracks are decoded at (DeepSpeech input; no flag)
+  # LPIPS weights, read from these files and never downloaded (no authors' flag; they report none).
+  # Both empty: LPIPS is not reported.
+  e.lpips_alexnet_path = ''  # torchvision's alexnet-owt-7be5be79.pth
+  e.lpips_lin_path = ''      # LPIPS' weights/v0.1/alex.pth
   return c
