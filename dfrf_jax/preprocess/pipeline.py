@@ -17,8 +17,8 @@ from typing import Callable
 import ml_collections
 import numpy as np
 from PIL import Image
-from scipy.io import wavfile
 
+from dfrf_jax.data import audio_io
 from dfrf_jax.preprocess import audio_features
 from dfrf_jax.preprocess import contact_sheet
 from dfrf_jax.preprocess import head_pose
@@ -88,10 +88,13 @@ def preprocess_video(video: str, out_dir: str, config: ml_collections.ConfigDict
     clock = now
     log(f'{stage}: {seconds[stage]:.1f} s')
 
-  media.probe(video)
+  info = media.check_video(video)
   audio = None
   if features_path is None:
-    audio = media.read_audio(video, config.audio.sample_rate)
+    if info.first('Audio') is None:
+      raise PreprocessError(f'{video}: the video has no audio track, expected speech to drive the '
+                            f'talking head (or pass precomputed features with --audio_features)')
+    audio = audio_io.load_audio(video, config.audio.sample_rate)
   root = os.path.join(out_dir, '0')
   ori_dir = os.path.join(root, 'ori_imgs')
   os.makedirs(ori_dir, exist_ok=True)
@@ -178,8 +181,7 @@ def preprocess_video(video: str, out_dir: str, config: ml_collections.ConfigDict
   np.save(os.path.join(root, 'aud.npy'), aud.astype(np.float32))
   audio_features.write_description(root, description)
   if audio is not None:
-    wavfile.write(os.path.join(root, 'aud.wav'), config.audio.sample_rate,
-                  np.round(audio * 32767).astype(np.int16))
+    audio_io.write_wav(os.path.join(root, 'aud.wav'), audio, config.audio.sample_rate)
   np.savez(os.path.join(root, 'track.npz'), landmarks=lms, detected=detected,
            rotations=poses.rotations, translations=poses.translations, focal=poses.focal,
            shape=poses.shape)
