@@ -21,7 +21,7 @@ import numpy as np
 
 from dfrf_jax import config as default_config
 from dfrf_jax.model import torch_import
-from dfrf_jax.model.dfrf import build_model, init_params
+from dfrf_jax.model.dfrf import build_model
 from dfrf_jax.train import checkpoints, progress, state as state_lib
 
 _CHECKPOINT = flags.DEFINE_string('checkpoint', None, "The authors' checkpoint, e.g. base.tar.")
@@ -72,7 +72,7 @@ def import_checkpoint(path: str, out: str,
   config = ml_collections.ConfigDict(config.to_dict())
   config.model = infer_model_config(params, config.model)
   model = build_model(config.model)
-  fresh = init_params(model, jax.random.key(config.seed))
+  fresh = state_lib.fresh_params(model, jax.random.key(config.seed))
   for module in _OPTIONAL_MODULES:
     if module not in params:
       params[module] = jax.tree.map(np.asarray, fresh[module])

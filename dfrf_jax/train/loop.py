@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 
 from dfrf_jax.data.dataset import Identity, load_dataset
-from dfrf_jax.model.dfrf import DFRF, build_model, init_params
+from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.train import batches, checkpoints, optimizer, progress, state as state_lib, validation
 from dfrf_jax.train.step import make_train_step
 
@@ -80,7 +80,7 @@ def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
     logging.info('Fine-tuning from %s (step %d), starting at step %d.', config.init_from, base_step,
                  step)
   else:
-    params, step = init_params(model, init_key), 0
+    params, step = state_lib.fresh_params(model, init_key), 0
   state = state_lib.new_state(params, run_key, step)
   return _replicate(state, mesh), np.random.default_rng(config.seed)
 

@@ -35,6 +35,11 @@ def new_state(params: Params, key: jax.Array, step: int = 0) -> TrainState:
                     opt_state=optimizer.init_opt_state(params), key=key)
 
 
+def fresh_params(model: DFRF, key: jax.Array) -> Params:
+  """`init_params` as one compiled program (op-by-op initialisation of DFRF takes seconds)."""
+  return jax.jit(init_params, static_argnums=0)(model, key)
+
+
 def abstract_params(model: DFRF) -> Params:
   """Shapes and dtypes of `model`'s params ([jax.ShapeDtypeStruct] leaves), without computing them."""
   return jax.eval_shape(lambda: init_params(model, jax.random.key(0)))
@@ -70,7 +75,7 @@ def from_base(model: DFRF, base_params: Params, base_step: int, init_key: jax.Ar
         f'init_from {source}: the base model has another architecture than config.model; {e}') from e
   params = jax.tree.map(jnp.asarray, base_params)
   if train_config.reinit_warp:
-    params = dict(params, warp=init_params(model, init_key)['warp'])
+    params = dict(params, warp=fresh_params(model, init_key)['warp'])
   if train_config.start_step < -1:
     raise ValueError(f'config.train.start_step = {train_config.start_step}, expected -1 (the base '
                      'checkpoint\'s step) or a step >= 0')
