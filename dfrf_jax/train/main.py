@@ -17,6 +17,7 @@ import jax
 from ml_collections import config_flags
 
 from dfrf_jax.train import loop, progress
+from dfrf_jax.train.cli import run_cli
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config file (configs/*.py); override fields with --config.<field>=value.',
@@ -43,8 +44,8 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
   """Console-script entry point."""
-  flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main)
+  run_cli(main, __doc__, ['config', 'workdir', 'coordinator_address', 'num_processes',
+                          'process_id'], ['config', 'workdir'])
 
 
 if __name__ == '__main__':

@@ -24,9 +24,9 @@ def _assert_same_params(a: str, b: str) -> None:
 
 @pytest.fixture(scope='module')
 def full_run(tmp_path_factory):
-  """An uninterrupted 24-step run, logging every step."""
+  """An uninterrupted 24-step run, logging every step; the audio smoothing starts at step 20."""
   workdir = str(tmp_path_factory.mktemp('full'))
-  loop.train(tiny_config(N_iters=24, i_weights=4, i_print=1), workdir)
+  loop.train(tiny_config(N_iters=24, i_weights=4, i_print=1, nosmo_iters=20), workdir)
   return workdir
 
 
@@ -49,8 +49,8 @@ def test_short_run_lowers_the_loss(full_run, tmp_path):
 
 def test_resumed_run_equals_uninterrupted_run(full_run, tmp_path):
   workdir = str(tmp_path)
-  loop.train(tiny_config(N_iters=12, i_weights=4, i_print=1), workdir)
-  loop.train(tiny_config(N_iters=24, i_weights=4, i_print=1), workdir)
+  loop.train(tiny_config(N_iters=12, i_weights=4, i_print=1, nosmo_iters=20), workdir)
+  loop.train(tiny_config(N_iters=24, i_weights=4, i_print=1, nosmo_iters=20), workdir)
   _assert_same_params(full_run, workdir)
 
 
@@ -58,7 +58,7 @@ def test_resume_after_sigkill(full_run, tmp_path):
   workdir = str(tmp_path)
   command = [sys.executable, '-m', 'dfrf_jax.train', '--config=configs/test.py',
              f'--config.data_dir={DATASET}', f'--workdir={workdir}', '--config.train.N_iters=24',
-             '--config.train.i_weights=4', '--config.train.nosmo_iters=10000',
+             '--config.train.i_weights=4', '--config.train.nosmo_iters=20',
              '--config.train.i_img=10000']
   process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -69,7 +69,7 @@ def test_resume_after_sigkill(full_run, tmp_path):
   process.send_signal(signal.SIGKILL)
   process.wait()
   assert checkpoints.locate(workdir)[1] < 24
-  loop.train(tiny_config(N_iters=24, i_weights=4), workdir)
+  loop.train(tiny_config(N_iters=24, i_weights=4, nosmo_iters=20), workdir)
   _assert_same_params(full_run, workdir)
 
 
