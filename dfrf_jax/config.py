@@ -100,6 +100,17 @@ def default_config() -> ml_collections.ConfigDict:
   t.i_weights = 5000        # i_weights (checkpoint period)
   t.i_print = 100           # i_print
   t.keep_checkpoints = 3
+  t.i_img = 5000            # i_img (unused by the authors): period of the validation render summary
+  t.val_frame = 0           # position in identity 0's val list rendered every i_img steps
+  # The paper's base schedule trains warp-free first ("coarse stage") and switches the warp on at this
+  # step; 0 is the authors' code (warp always on; their use_warp / translation_iter flags are unused).
+  t.warp_start_step = 0
+  # Fine-tuning from init_from, as the authors' ft_path: params are loaded, the optimiser is fresh.
+  t.reinit_warp = True      # re-initialise the warp MLP (the authors never reload position_warp to train)
+  # Global step a fine-tune starts at. The authors continue from base.tar's global_step (which sets the
+  # lr and whether smoothing is on); -1 does that, 0 starts counting afresh.
+  t.start_step = 0
+  t.prefetch = 2            # host-side batches prepared ahead of the device
 
   e = c.eval = ml_collections.ConfigDict()
   e.fps = 25                # frame rate of rendered videos (the authors' clips are 25 fps; no flag)
