@@ -131,7 +131,7 @@ def metrics_table(rows: Sequence[dict[str, Any]]) -> str:
 
 def write_metrics_json(path: PathLike, per_frame: Sequence[dict[str, Any]],
                        summary: dict[str, Any]) -> None:
-  """Writes {'summary': summary, 'per_frame': per_frame} as indented JSON.
+  """Writes {**summary, 'per_frame': per_frame} as indented JSON (the summary's keys at the top).
 
   None (not computed) becomes null; numpy/JAX scalars become numbers; an infinite value (the PSNR
   of identical frames) becomes the string "inf", since JSON has no infinity.
@@ -141,7 +141,7 @@ def write_metrics_json(path: PathLike, per_frame: Sequence[dict[str, Any]],
   """
   path = pathlib.Path(path)
   try:
-    text = json.dumps(_jsonable({'summary': summary, 'per_frame': list(per_frame)}), indent=2,
+    text = json.dumps(_jsonable({**summary, 'per_frame': list(per_frame)}), indent=2,
                       allow_nan=False)
   except (TypeError, ValueError) as e:
     raise ValueError(f'{path}: cannot write metrics as JSON ({e})') from e

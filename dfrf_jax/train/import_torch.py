@@ -23,7 +23,7 @@ from dfrf_jax import config as default_config
 from dfrf_jax.model import torch_import
 from dfrf_jax.model.dfrf import build_model
 from dfrf_jax.train import checkpoints, progress, state as state_lib
-from dfrf_jax.train.cli import run_cli
+from dfrf_jax.cli import run_cli
 
 _CHECKPOINT = flags.DEFINE_string('checkpoint', None, "The authors' checkpoint, e.g. base.tar.")
 _OUT = flags.DEFINE_string('out', None, 'Output run folder (must not hold checkpoints yet).')

@@ -17,7 +17,7 @@ import jax
 from ml_collections import config_flags
 
 from dfrf_jax.train import loop, progress
-from dfrf_jax.train.cli import run_cli
+from dfrf_jax.cli import run_cli
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config file (configs/*.py); override fields with --config.<field>=value.',

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from dfrf_jax.model.dfrf import DFRF
+from dfrf_jax.model.dfrf import DFRF, audio_code
 from dfrf_jax.render import cameras
 from dfrf_jax.render.renderer import frame_inputs, render_rays
 from dfrf_jax.train import losses, optimizer
@@ -20,20 +20,6 @@ from dfrf_jax.train.state import Params, TrainState
 
 Metrics = dict[str, jax.Array]
 StepFn = Callable[[TrainState, Batch, bool, bool], tuple[TrainState, Metrics]]
-
-
-def audio_code(model: DFRF, params: Params, aud: jax.Array, smoothing: bool) -> jax.Array:
-  """The frame's audio code: [smo_size, 16, D] window -> [dim_aud].
-
-  Without smoothing AudioNet encodes the frame's own window (row smo_size // 2); with it, AudioNet
-  encodes all rows and AudioAttNet blends them.
-  """
-  centre = model.config.smo_size // 2
-  if not smoothing:
-    return model.apply({'params': params}, aud[centre:centre + 1], method=DFRF.encode_audio)[0]
-  codes = model.apply({'params': params}, aud, method=DFRF.encode_audio)
-  code, _ = model.apply({'params': params}, codes, method=DFRF.smooth_audio)
-  return code
 
 
 def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batch: Batch,

@@ -8,11 +8,10 @@ import numpy as np
 from dfrf_jax.data.audio_windows import smoothing_window
 from dfrf_jax.data.dataset import Identity, split_aud_windows
 from dfrf_jax.data.references import render_references
-from dfrf_jax.model.dfrf import DFRF
+from dfrf_jax.model.dfrf import DFRF, audio_code
 from dfrf_jax.render.renderer import frame_inputs, render_image
 from dfrf_jax.train import losses
 from dfrf_jax.train.state import Params
-from dfrf_jax.train.step import audio_code
 
 
 @chex.dataclass(frozen=True)

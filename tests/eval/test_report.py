@@ -92,8 +92,8 @@ def test_write_metrics_json(tmp_path, frames):
   path = tmp_path / 'out' / 'metrics.json'
   report.write_metrics_json(path, per_frame, summary)
   data = json.loads(path.read_text())
-  assert data['summary']['psnr'] == 'inf' and data['summary']['lpips'] is None
-  assert data['summary']['extra'] == 0.5
+  assert data['psnr'] == 'inf' and data['lpips'] is None
+  assert data['extra'] == 0.5
   assert [r['psnr'] for r in data['per_frame']][:2] == [per_frame[0]['psnr'], per_frame[1]['psnr']]
   assert data['per_frame'][2]['psnr'] == 'inf'
   with pytest.raises(ValueError, match='metrics.json: cannot write metrics as JSON'):
