@@ -58,7 +58,7 @@ def default_config() -> ml_collections.ConfigDict:
   # 'accelerated': occupancy-grid empty-space skipping, compaction, early termination (this port's
   # renderer, render/accelerated.py). 'dense': every sample of every ray, as the authors' code (the
   # parity reference). The authors have no such flag.
-  r.sampler = 'accelerated'
+  r.sampler = 'dense'
 
   a = r.accel = ml_collections.ConfigDict()  # accelerated sampler only (no authors' flags)
   a.grid_resolution = 64        # occupancy cells per axis over the cameras' near-far box
@@ -86,6 +86,26 @@ def default_config() -> ml_collections.ConfigDict:
   # with fewer than 201 train frames.
   d.test_ref_positions = (50, 100, 150, 200)
 
+  # dfrf-preprocess: a user's video -> a dataset in the authors' layout (`dfrf_jax/preprocess/`).
+  p = c.preprocess = ml_collections.ConfigDict()
+  p.size = 512              # square frame side in pixels (the authors assume 512x512 input)
+  p.fps = 25.0              # frame rate; audio windows are cut at stride 2 of rows at 2 * fps
+  # Seconds of the clip used for training (the paper: 10/15/20 s); the rest is the val split.
+  # The authors' step 7 instead puts the first half of the frames into training.
+  p.train_seconds = 15.0
+  p.focal_lengths = (900.0, 1300.0, 2000.0)  # tried at 512 px and scaled by size / 512 (AD-NeRF: 600..1500)
+  p.pose_steps = 2000       # Adam steps of the head-pose bundle adjustment per focal length
+  p.pose_smoothness = 1.0   # weight of the temporal (1, -2, 1) term on the rigid landmark tracks
+  p.shape_prior = 1.0       # weight keeping the per-video landmark shape near the mean face
+  a = p.audio = ml_collections.ConfigDict()
+  a.sample_rate = 16000     # Hz, as the authors' `ffmpeg -ar 16000`
+  a.num_mels = 29           # D: log-mel bands per row (29 = model.aud_feature_dim's default)
+  a.window_seconds = 0.025  # analysis window (the authors' MFCC: 25 ms)
+  a.fft_size = 512          # nfft (the authors' MFCC: 512)
+  a.min_hz = 55.0           # lowest mel band edge
+  a.max_hz = 7600.0         # highest mel band edge (below the 8 kHz Nyquist frequency)
+  a.win_size = 16           # rows per window (= model.win_size)
+
   t = c.train = ml_collections.ConfigDict()
   t.lrate = 5e-4            # lrate
   t.lrate_decay = 500       # lrate_decay (x1500 steps per factor 10, as the code does)
@@ -99,6 +119,23 @@ def default_config() -> ml_collections.ConfigDict:
   t.i_weights = 5000        # i_weights (checkpoint period)
   t.i_print = 100           # i_print
   t.keep_checkpoints = 3
-  # 'dense' (the authors' renderer) or 'accelerated' (render.accel, no early termination in training).
-  t.sampler = 'dense'
+  t.i_img = 5000            # i_img (unused by the authors): period of the validation render summary
+  t.val_frame = 0           # position in identity 0's val list rendered every i_img steps
+  # The paper's base schedule trains warp-free first ("coarse stage") and switches the warp on at this
+  # step; 0 is the authors' code (warp always on; their use_warp / translation_iter flags are unused).
+  t.warp_start_step = 0
+  # Fine-tuning from init_from, as the authors' ft_path: params are loaded, the optimiser is fresh.
+  t.reinit_warp = True      # re-initialise the warp MLP (the authors never reload position_warp to train)
+  # Global step a fine-tune starts at. The authors continue from base.tar's global_step (which sets the
+  # lr and whether smoothing is on); -1 does that, 0 starts counting afresh.
+  t.start_step = 0
+  t.prefetch = 2            # host-side batches prepared ahead of the device
+
+  e = c.eval = ml_collections.ConfigDict()
+  e.fps = 25                # frame rate of rendered videos (the authors' clips are 25 fps; no flag)
+  e.audio_sample_rate = 16000  # rate new audio tracks are decoded at (DeepSpeech input; no flag)
+  # LPIPS weights, read from these files and never downloaded (no authors' flag; they report none).
+  # Both empty: LPIPS is not reported.
+  e.lpips_alexnet_path = ''  # torchvision's alexnet-owt-7be5be79.pth
+  e.lpips_lin_path = ''      # LPIPS' weights/v0.1/alex.pth
   return c

@@ -138,6 +138,20 @@ class DFRF(nn.Module):
     return self.query(points, viewdirs, code, features, ref_poses, focal, None, fine=True)
 
 
+def audio_code(model: DFRF, params: dict, aud: jax.Array, smoothing: bool) -> jax.Array:
+  """The frame's audio code: [smo_size, 16, D] window -> [dim_aud].
+
+  Without smoothing AudioNet encodes the frame's own window (row smo_size // 2); with it, AudioNet
+  encodes all rows and AudioAttNet blends them.
+  """
+  centre = model.config.smo_size // 2
+  if not smoothing:
+    return model.apply({'params': params}, aud[centre:centre + 1], method=DFRF.encode_audio)[0]
+  codes = model.apply({'params': params}, aud, method=DFRF.encode_audio)
+  code, _ = model.apply({'params': params}, codes, method=DFRF.smooth_audio)
+  return code
+
+
 def build_model(model_config: ml_collections.ConfigDict) -> DFRF:
   """The DFRF module for the `model` section of a config."""
   return DFRF(ml_collections.FrozenConfigDict(model_config))
@@ -153,4 +167,4 @@ def init_params(model: DFRF, key: jax.Array) -> dict:
   poses = jnp.tile(jnp.eye(4, dtype=jnp.float32)[:3][None], (n, 1, 1)).at[:, 2, 3].set(1.0)
   points = jnp.zeros((2, 3), jnp.float32)
   viewdirs = jnp.tile(jnp.array([[0.0, 0.0, -1.0]], jnp.float32), (2, 1))
-  return model.init(key, windows, images, poses, points, viewdirs, 10.0)['params']
+  return jax.jit(model.init)(key, windows, images, poses, points, viewdirs, 10.0)['params']

@@ -2,9 +2,12 @@
 
 A `{i:06d}_head.tar` written by `torch.save` (zip format, torch >= 1.6) is a zip archive holding
 `<archive>/data.pkl` (a pickle whose tensors point at storages through persistent ids),
-`<archive>/data/<storage key>` (raw storage bytes) and `<archive>/byteorder`. The pickle is read with
-an unpickler that only resolves the few globals a tensor checkpoint needs, so a checkpoint can never
-run code; tensors come back as numpy arrays.
+`<archive>/data/<storage key>` (raw storage bytes) and `<archive>/byteorder`. Older files (legacy
+format, torch < 1.6, e.g. the LPIPS `alex.pth` weights) are a sequence of pickles instead: magic
+number, protocol version, system info, the object, the list of storage keys, then each storage as an
+int64 element count followed by its bytes. Pickles are read with an unpickler that only resolves
+the few globals a tensor checkpoint needs, so a checkpoint can never run code; tensors come back as
+numpy arrays.
 
 `torch_to_flax` then renames and transposes the state dicts (layout in §7.5 of the spec):
 Linear [out, in] -> Dense kernel [in, out]; Conv1d [out, in, k] -> [k, in, out];
@@ -43,8 +46,10 @@ _STORAGE_DTYPES: dict[str, np.dtype] = {
     'UntypedStorage': np.dtype(np.uint8),
 }
 
-# A pre-1.6 (legacy, non-zip) torch.save file starts with its pickled magic number 0x1950a86a20f9469cfc6c.
-_LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19'
+# A pre-1.6 (legacy, non-zip) torch.save file starts with this pickled magic number, then the
+# pickled protocol version.
+_LEGACY_MAGIC_NUMBER = 0x1950a86a20f9469cfc6c
+_LEGACY_PROTOCOL_VERSION = 1001
 
 # Top-level entries of the authors' checkpoint (run_nerf_deform.py, train()).
 _REQUIRED_DICTS = ('network_fn_state_dict', 'network_audnet_state_dict', 'unet_state_dict',
@@ -84,10 +89,14 @@ class _StorageType:
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-  """Unpickles a torch zip checkpoint's data.pkl, resolving only tensor-rebuilding globals."""
+  """Unpickles a torch checkpoint's object pickle, resolving only tensor-rebuilding globals.
+
+  `load_storage(key, dtype, numel)` returns a storage's elements (zip format, where they can be read
+  when first referenced); the legacy subclass allocates storages itself and needs none.
+  """
 
   def __init__(self, file: Any, path: str,
-               load_storage: Callable[[str, np.dtype, int], np.ndarray]):
+               load_storage: Callable[[str, np.dtype, int], np.ndarray] | None = None):
     super().__init__(file)
     self._path = path
     self._load_storage = load_storage
@@ -149,6 +158,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
     view = np.lib.stride_tricks.as_strided(
         storage[storage_offset:], shape=size, strides=[s * storage.itemsize for s in stride],
         writeable=False)
+    return self._finish_tensor(view)
+
+  def _finish_tensor(self, view: np.ndarray) -> np.ndarray:
+    """Zip format: the storage is already read, so the tensor is copied out of it now."""
     return view.copy()
 
   def _rebuild_parameter(self, data: Any, requires_grad: Any, backward_hooks: Any) -> Any:
@@ -182,49 +195,162 @@ def _byte_order(zf: zipfile.ZipFile, prefix: str, path: str) -> str:
   return '<' if order == 'little' else '>'
 
 
+def _read_zip(path: str) -> Any:
+  """Reads a zip-format (torch >= 1.6) torch.save file."""
+  with zipfile.ZipFile(path) as zf:
+    prefix = _archive_prefix(zf, path)
+    order = _byte_order(zf, prefix, path)
+    names = set(zf.namelist())
+
+    def load_storage(key: str, dtype: np.dtype, numel: int) -> np.ndarray:
+      name = f'{prefix}data/{key}'
+      if name not in names:
+        raise CheckpointError(f'{path}: storage {name} is referenced by data.pkl but missing')
+      raw = zf.read(name)
+      if len(raw) != numel * dtype.itemsize:
+        raise CheckpointError(f'{path}: storage {name} has {len(raw)} bytes, expected '
+                              f'{numel} x {dtype.itemsize}')
+      return np.frombuffer(raw, dtype.newbyteorder(order)).astype(dtype)
+
+    with zf.open(prefix + 'data.pkl') as f:
+      return _RestrictedUnpickler(f, path, load_storage).load()
+
+
+def _is_legacy(path: str) -> bool:
+  """Whether the file starts with the pickled magic number of the legacy format."""
+  magic = pickle.dumps(_LEGACY_MAGIC_NUMBER, protocol=2)
+  with open(path, 'rb') as f:
+    return f.read(len(magic)) == magic
+
+
+class _PlainUnpickler(pickle.Unpickler):
+  """Unpickles the plain-python header and key-list pickles of a legacy file: no globals at all."""
+
+  def __init__(self, file: Any, path: str):
+    super().__init__(file)
+    self._path = path
+
+  def find_class(self, module: str, name: str) -> Any:
+    raise CheckpointError(f'{self._path}: refusing to load global {module}.{name} in a legacy '
+                          'torch.save header, which holds only plain python values')
+
+
+class _LegacyUnpickler(_RestrictedUnpickler):
+  """Unpickles a legacy file's object pickle, whose storage bytes only follow it in the file.
+
+  Storages are allocated when first referenced and tensors stay read-only views of them; `fill`
+  writes the bytes in once they have been read, and the views are copied out afterwards.
+  """
+
+  def persistent_load(self, pid: Any) -> np.ndarray:
+    """Resolves ('storage', storage_type, key, location, numel, view_metadata) to a 1-D array."""
+    if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == 'storage'
+            and isinstance(pid[1], _StorageType) and isinstance(pid[2], str)
+            and isinstance(pid[4], int) and pid[4] >= 0):
+      raise CheckpointError(f'{self._path}: unexpected persistent id {pid!r}; expected '
+                            "('storage', <torch storage type>, key, location, numel, view)")
+    _, storage_type, key, _, numel, view = pid
+    if key not in self._storages:
+      self._storages[key] = np.zeros(numel, storage_type.dtype)
+    storage = self._storages[key]
+    if storage.dtype != storage_type.dtype or storage.size != numel:
+      raise CheckpointError(f'{self._path}: storage {key} is referenced both as {storage.size} x '
+                            f'{storage.dtype} and as {numel} x {storage_type.dtype}')
+    if view is None:
+      return storage
+    if not (isinstance(view, tuple) and len(view) == 3 and all(isinstance(v, int) for v in view[1:])
+            and 0 <= view[1] and view[1] + view[2] <= numel):
+      raise CheckpointError(f'{self._path}: bad storage view {view!r} of storage {key} ({numel})')
+    return storage[view[1]:view[1] + view[2]]
+
+  def _finish_tensor(self, view: np.ndarray) -> np.ndarray:
+    return view
+
+  def fill(self, f: Any, keys: Any, byte_order: str) -> None:
+    """Reads each storage (int64 element count, then its bytes) in the order `keys` lists them."""
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+      raise CheckpointError(f'{self._path}: the storage key list is {keys!r}, expected a list '
+                            'of str')
+    if set(keys) != set(self._storages):
+      raise CheckpointError(f'{self._path}: storage keys {sorted(keys)} do not match the storages '
+                            f'the tensors reference {sorted(self._storages)}')
+    for key in keys:
+      storage = self._storages[key]
+      head = f.read(8)
+      if len(head) != 8:
+        raise CheckpointError(f'{self._path}: file ends before storage {key}')
+      numel = int(np.frombuffer(head, np.dtype(np.int64).newbyteorder(byte_order))[0])
+      if numel != storage.size:
+        raise CheckpointError(f'{self._path}: storage {key} holds {numel} elements, the tensors '
+                              f'expect {storage.size}')
+      raw = f.read(numel * storage.itemsize)
+      if len(raw) != numel * storage.itemsize:
+        raise CheckpointError(f'{self._path}: storage {key} has {len(raw)} bytes, expected '
+                              f'{numel} x {storage.itemsize}')
+      storage[:] = np.frombuffer(raw, storage.dtype.newbyteorder(byte_order))
+
+
+def _copy_tensors(obj: Any) -> Any:
+  """Replaces every array view in a nested dict/list/tuple by a C-contiguous copy."""
+  if isinstance(obj, np.ndarray):
+    return obj.copy()
+  if isinstance(obj, dict):
+    for key, value in obj.items():
+      obj[key] = _copy_tensors(value)
+    return obj
+  if isinstance(obj, list):
+    return [_copy_tensors(v) for v in obj]
+  if isinstance(obj, tuple):
+    return tuple(_copy_tensors(v) for v in obj)
+  return obj
+
+
+def _read_legacy(path: str) -> Any:
+  """Reads a legacy (torch < 1.6) torch.save file."""
+  with open(path, 'rb') as f:
+    header = [_PlainUnpickler(f, path).load() for _ in range(3)]
+    magic, protocol, sys_info = header
+    if magic != _LEGACY_MAGIC_NUMBER or protocol != _LEGACY_PROTOCOL_VERSION:
+      raise CheckpointError(f'{path}: legacy torch.save header is ({magic!r}, {protocol!r}), '
+                            f'expected ({_LEGACY_MAGIC_NUMBER:#x}, {_LEGACY_PROTOCOL_VERSION})')
+    if not (isinstance(sys_info, dict) and isinstance(sys_info.get('little_endian'), bool)):
+      raise CheckpointError(f'{path}: legacy system info {sys_info!r} lacks little_endian')
+    unpickler = _LegacyUnpickler(f, path)
+    obj = unpickler.load()
+    keys = _PlainUnpickler(f, path).load()
+    unpickler.fill(f, keys, '<' if sys_info['little_endian'] else '>')
+    if f.read(1):
+      raise CheckpointError(f'{path}: unexpected bytes after the last storage')
+  return _copy_tensors(obj)
+
+
 def read_torch_checkpoint(path: PathLike) -> dict[str, Any]:
-  """Reads a `torch.save` checkpoint (zip format) without torch and without running its code.
+  """Reads a `torch.save` checkpoint without torch and without running its code.
 
   Args:
-    path: the checkpoint file, e.g. `000060_head.tar`.
+    path: the checkpoint file: zip format (torch >= 1.6, e.g. `000060_head.tar`) or legacy format
+      (e.g. LPIPS' `alex.pth`). A bare state dict (an OrderedDict) is a dict too.
 
   Returns:
     The saved top-level dict: tensors become numpy arrays of their dtype and shape (a copy,
     C-contiguous); ints, floats, strings, lists and dicts (e.g. optimizer states) stay plain python.
 
   Raises:
-    CheckpointError: naming the file, if it is missing, not a torch zip archive, truncated or corrupt,
-      in the legacy pre-1.6 format, not a dict at the top level, or if its pickle references any
-      global besides the tensor-rebuilding ones.
+    CheckpointError: naming the file, if it is missing, neither a torch zip archive nor a legacy
+      torch.save file, truncated or corrupt, not a dict at the top level, or if its pickle
+      references any global besides the tensor-rebuilding ones.
   """
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise CheckpointError(f'{path}: not a file')
-  if not zipfile.is_zipfile(path):
-    with open(path, 'rb') as f:
-      head = f.read(len(_LEGACY_MAGIC))
-    if head == _LEGACY_MAGIC:
-      raise CheckpointError(f'{path}: legacy (pre-1.6, non-zip) torch.save format is not supported; '
-                            're-save it with torch >= 1.6: torch.save(torch.load(p), p)')
-    raise CheckpointError(f'{path}: not a zip archive (torch.save format), or truncated')
   try:
-    with zipfile.ZipFile(path) as zf:
-      prefix = _archive_prefix(zf, path)
-      order = _byte_order(zf, prefix, path)
-      names = set(zf.namelist())
-
-      def load_storage(key: str, dtype: np.dtype, numel: int) -> np.ndarray:
-        name = f'{prefix}data/{key}'
-        if name not in names:
-          raise CheckpointError(f'{path}: storage {name} is referenced by data.pkl but missing')
-        raw = zf.read(name)
-        if len(raw) != numel * dtype.itemsize:
-          raise CheckpointError(f'{path}: storage {name} has {len(raw)} bytes, expected '
-                                f'{numel} x {dtype.itemsize}')
-        return np.frombuffer(raw, dtype.newbyteorder(order)).astype(dtype)
-
-      with zf.open(prefix + 'data.pkl') as f:
-        ckpt = _RestrictedUnpickler(f, path, load_storage).load()
+    if zipfile.is_zipfile(path):
+      ckpt = _read_zip(path)
+    elif _is_legacy(path):
+      ckpt = _read_legacy(path)
+    else:
+      raise CheckpointError(f'{path}: not a zip archive (torch.save format) and not a legacy '
+                            'torch.save file, or truncated')
   except CheckpointError:
     raise
   except (pickle.UnpicklingError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, TypeError,

@@ -136,11 +136,12 @@ class ImageOutput:
   last_weight: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames=('model', 'height', 'width', 'render_config', 'chunk'))
+@functools.partial(jax.jit,
+                   static_argnames=('model', 'height', 'width', 'render_config', 'chunk', 'use_warp'))
 def render_image(model: DFRF, params: dict, frame: FrameInputs, c2w: jax.Array, bg_image: jax.Array,
                  intrinsics: jax.Array, near: float, far: float, key: jax.Array | None, *,
                  height: int, width: int, render_config: ml_collections.FrozenConfigDict,
-                 chunk: int) -> ImageOutput:
+                 chunk: int, use_warp: bool = True) -> ImageOutput:
   """Renders every pixel of one frame, `chunk` rays at a time inside one compiled program (`lax.map`).
 
   Args:
@@ -149,6 +150,7 @@ def render_image(model: DFRF, params: dict, frame: FrameInputs, c2w: jax.Array, 
     intrinsics: [3] (focal, cx, cy) in pixels for the target rays.
     near, far: depth bounds. key: PRNG key (slot noise), or None with `slot_init='mean'`.
     height, width: image size. chunk: rays per step (H * W is padded up to a multiple of it).
+    use_warp: apply the warp module (False: a model still in the paper's warp-free stage).
   """
   pixels = cameras.image_pixels(height, width).reshape(-1, 2)
   rays_o, rays_d = cameras.pixel_rays(pixels, c2w, intrinsics[0], intrinsics[1], intrinsics[2])
@@ -163,7 +165,8 @@ def render_image(model: DFRF, params: dict, frame: FrameInputs, c2w: jax.Array, 
 
   def one_chunk(args):
     o, d, b, k = args
-    out = render_rays(model, params, frame, o, d, b, near, far, render_config, k, train=False)
+    out = render_rays(model, params, frame, o, d, b, near, far, render_config, k, train=False,
+                      use_warp=use_warp)
     return ImageOutput(rgb=out.fine.rgb, rgb0=out.coarse.rgb, disp=out.fine.disp, acc=out.fine.acc,
                        acc0=out.coarse.acc, depth=out.fine.depth, last_weight=out.fine.last_weight)
 

@@ -248,14 +248,6 @@ def test_random_bytes_and_truncated(tmp_path):
     assert str(path) in str(err.value)
 
 
-def test_legacy_format_is_named(tmp_path):
-  path = tmp_path / 'legacy.tar'
-  path.write_bytes(pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2) + b'junk')
-  with pytest.raises(torch_import.CheckpointError, match='legacy') as err:
-    torch_import.read_torch_checkpoint(path)
-  assert str(path) in str(err.value)
-
-
 def test_zip_without_data_pkl(tmp_path):
   path = tmp_path / 'plain.zip'
   with zipfile.ZipFile(path, 'w') as zf:

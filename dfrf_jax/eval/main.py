@@ -1,0 +1,73 @@
+"""dfrf-evaluate: metrics of rendered frames against an identity's ground-truth frames.
+
+  dfrf-evaluate --pred=OUT_DIR/frames --data_dir=DATASET [--out=metrics.json]
+
+The i-th PNG of --pred (sorted by name) is compared with the i-th frame of the dataset's validation
+list (transforms_val.json), as dfrf-render writes them. Prints PSNR, SSIM (and LPIPS when
+--lpips_alexnet and --lpips_lin name weight files) for the frames and for the background-only
+baseline (the torso/background plates alone), and writes them as JSON.
+"""
+
+import os
+
+from absl import app, flags
+import numpy as np
+from PIL import Image
+
+from dfrf_jax.cli import run_cli
+from dfrf_jax.data.dataset import load_dataset
+from dfrf_jax.eval import report
+from dfrf_jax.eval.lpips import lpips_fn_from_paths
+
+_PRED = flags.DEFINE_string('pred', None, 'Folder of rendered PNG frames.')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset (holding 0/) with the ground truth.')
+_OUT = flags.DEFINE_string('out', None, 'Metrics JSON (default: metrics.json next to --pred).')
+_BC_TYPE = flags.DEFINE_string('bc_type', 'torso_imgs', 'Folder of the background plates.')
+_LPIPS_ALEXNET = flags.DEFINE_string('lpips_alexnet', '', "torchvision's alexnet-owt-7be5be79.pth")
+_LPIPS_LIN = flags.DEFINE_string('lpips_lin', '', "LPIPS' weights/v0.1/alex.pth")
+
+
+def load_frames(folder: str) -> np.ndarray:
+  """The PNG files of a folder in name order: [T, H, W, 3] float32 in [0, 1]."""
+  names = sorted(n for n in os.listdir(folder) if n.endswith('.png'))
+  if not names:
+    raise ValueError(f'{folder}: no .png frames')
+  return np.stack([np.asarray(Image.open(os.path.join(folder, n)).convert('RGB'), np.float32) / 255
+                   for n in names])
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  pred = load_frames(_PRED.value)
+  identities = load_dataset(_DATA_DIR.value, _BC_TYPE.value)
+  if len(identities) != 1:
+    raise app.UsageError(f'{_DATA_DIR.value} holds {len(identities)} identities; pass the folder '
+                         'of the one that was rendered')
+  identity = identities[0]
+  val = identity.val
+  if len(pred) > len(val):
+    raise ValueError(f'{_PRED.value}: {len(pred)} frames, but {val.source} lists only {len(val)}')
+  gt = np.stack([identity.image(val, i) for i in range(len(pred))])
+  if gt.shape != pred.shape:
+    raise ValueError(f'{_PRED.value}: frames of shape {pred.shape[1:]}, expected {gt.shape[1:]} '
+                     f'as in {val.source}')
+  bg = np.stack([identity.background(val, i) for i in range(len(pred))])
+  lpips_fn = lpips_fn_from_paths(_LPIPS_ALEXNET.value, _LPIPS_LIN.value)
+  per_frame, summary = report.evaluate_frames(pred, gt, lpips_fn)
+  baseline = report.baseline_metrics(bg, gt, lpips_fn)
+  print(report.metrics_table([{'frames': 'rendered', **summary},
+                              {'frames': 'background only', **baseline}]))
+  out = _OUT.value or os.path.join(os.path.dirname(os.path.abspath(_PRED.value)), 'metrics.json')
+  report.write_metrics_json(out, per_frame, {**summary, 'baseline': baseline})
+  print(f'wrote {out}')
+
+
+def run() -> None:
+  """Console-script entry point."""
+  run_cli(main, __doc__, ['pred', 'data_dir', 'out', 'bc_type', 'lpips_alexnet', 'lpips_lin'],
+          ['pred', 'data_dir'])
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,144 @@
+"""dfrf-render: renders a trained model's test set, or drives it with other audio, to frames and an mp4.
+
+  dfrf-render --workdir=RUN --data_dir=DATASET --out=OUT_DIR
+  dfrf-render --workdir=RUN --data_dir=DATASET --out=OUT_DIR --audio=speech.wav
+  dfrf-render --workdir=RUN --data_dir=DATASET --out=OUT_DIR --audio=features.npy --audio_track=speech.wav
+
+Without --audio the identity's validation frames are rendered with their own audio (the authors'
+`--render_only` on transforms_val.json), the mp4 carries the matching stretch of aud.wav, and
+OUT_DIR/metrics.json compares the frames with the ground truth (PSNR, SSIM, and LPIPS when
+eval.lpips_*_path name weight files), next to the background-only baseline.
+
+--audio takes precomputed features (.npy, [T, 16, D] windows or [2T, D] rows) or any audio/video file;
+a file is turned into features with the extractor the dataset was made with (its aud_features.json,
+written by dfrf-preprocess). Poses and torso plates come from the validation frames, played forwards
+then backwards when the audio is longer.
+
+Writes OUT_DIR/frames/000.png ..., OUT_DIR/render.mp4 (25 fps, with audio) and, with ground truth,
+OUT_DIR/metrics.json.
+"""
+
+import json
+import os
+
+from absl import app, flags
+import jax
+import ml_collections
+import numpy as np
+import tqdm
+
+from dfrf_jax.cli import run_cli
+from dfrf_jax.data import audio_io
+from dfrf_jax.data.dataset import Identity, load_dataset
+from dfrf_jax.eval import report, video
+from dfrf_jax.eval.lpips import lpips_fn_from_paths
+from dfrf_jax.model.dfrf import build_model
+from dfrf_jax.preprocess import audio_features
+from dfrf_jax.render import sequence
+from dfrf_jax.train import checkpoints, progress
+from dfrf_jax.train.loop import near_far
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run (or checkpoint folder, or dfrf-import-torch output).')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset of the identity to render (authors\' layout).')
+_OUT = flags.DEFINE_string('out', None, 'Output folder.')
+_IDENTITY = flags.DEFINE_integer('identity', 0, 'Which identity of a multi-identity data_dir.')
+_AUDIO = flags.DEFINE_string('audio', None, 'Drive with this audio (.npy features or a media file).')
+_AUDIO_TRACK = flags.DEFINE_string('audio_track', None, 'Audio muxed into the mp4 when --audio is a '
+                                   '.npy (default: none).')
+_MAX_FRAMES = flags.DEFINE_integer('max_frames', None, 'Render at most this many frames.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the slot-attention noise (model.slot_init=random).')
+
+
+def driving_windows(identity: Identity, config: ml_collections.ConfigDict, audio: str,
+                    fps: float) -> np.ndarray:
+  """Feature windows [T, 16, D] for new audio, computed the way the dataset's aud.npy was."""
+  if audio.endswith('.npy'):
+    rows = np.load(audio, allow_pickle=False)
+    num_frames = len(rows) if rows.ndim == 3 else len(rows) // 2
+    return audio_features.load_precomputed_features(audio, num_frames, config.model.win_size)
+  description_path = os.path.join(identity.root, audio_features.FEATURES_FILE)
+  if not os.path.exists(description_path):
+    raise ValueError(f'{description_path}: missing. The features of this dataset were not made by '
+                     'dfrf-preprocess, so they cannot be computed from a media file here; pass '
+                     'precomputed features (--audio=features.npy) and --audio_track=FILE')
+  with open(description_path) as f:
+    description = json.load(f)
+  expected = audio_features.describe_log_mel(config.preprocess)
+  if description != expected:
+    raise ValueError(f'{description_path}: the dataset\'s features {description} differ from the '
+                     f'extractor configured in this run ({expected})')
+  samples = audio_io.load_audio(audio, config.preprocess.audio.sample_rate)
+  num_frames = int(round(len(samples) / config.preprocess.audio.sample_rate * fps))
+  return audio_features.compute_audio_features(samples, config.preprocess.audio.sample_rate,
+                                               num_frames, config.preprocess)
+
+
+def _self_driven_track(identity: Identity, plan: sequence.SequencePlan, fps: float,
+                       out_dir: str) -> str | None:
+  """The stretch of the identity's aud.wav under the rendered frames, written to out_dir."""
+  wav = os.path.join(identity.root, 'aud.wav')
+  if not os.path.exists(wav):
+    return None
+  rate = 16000
+  samples = audio_io.load_audio(wav, rate)
+  first = int(plan.split.img_ids[plan.positions[0]])
+  start = int(round(first / fps * rate))
+  stop = start + int(round(len(plan.positions) / fps * rate))
+  path = os.path.join(out_dir, 'audio.wav')
+  audio_io.write_wav(path, samples[start:stop], rate)
+  return path
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  progress.hide_orbax_info_logs()
+  config, params, step = checkpoints.load_checkpoint(_WORKDIR.value)
+  identities = load_dataset(_DATA_DIR.value, config.data.bc_type, config.data.test_file,
+                            aud_window_shape=(config.model.win_size, config.model.aud_feature_dim))
+  if not 0 <= _IDENTITY.value < len(identities):
+    raise app.UsageError(f'--identity={_IDENTITY.value}, but {_DATA_DIR.value} holds '
+                         f'{len(identities)} identities')
+  identity = identities[_IDENTITY.value]
+  fps = config.eval.fps
+  os.makedirs(_OUT.value, exist_ok=True)
+  if _AUDIO.value:
+    plan = sequence.driven_plan(identity.val, driving_windows(identity, config, _AUDIO.value, fps),
+                                _MAX_FRAMES.value)
+    track = _AUDIO_TRACK.value or (None if _AUDIO.value.endswith('.npy') else _AUDIO.value)
+  else:
+    plan = sequence.self_driven_plan(identity, identity.val, _MAX_FRAMES.value)
+    track = _self_driven_track(identity, plan, fps, _OUT.value)
+
+  model = build_model(config.model)
+  near, far = near_far([identity], config)
+  frames = []
+  outputs = sequence.render_plan(model, params, config, identity, plan, near, far, step,
+                                 jax.random.key(_SEED.value))
+  for out in tqdm.tqdm(outputs, total=len(plan.positions), desc='render', unit='frame'):
+    frames.append(np.clip(np.asarray(out.rgb), 0.0, 1.0))
+  frames = np.stack(frames)
+  video.write_frames(os.path.join(_OUT.value, 'frames'), frames)
+  mp4 = os.path.join(_OUT.value, 'render.mp4')
+  video.write_video(mp4, frames, fps=fps, audio_path=track)
+  print(f'wrote {len(frames)} frames and {mp4} ({"with" if track else "without"} audio)')
+
+  if plan.has_ground_truth:
+    gt = np.stack([identity.image(plan.split, int(p)) for p in plan.positions])
+    bg = np.stack([identity.background(plan.split, int(p)) for p in plan.positions])
+    lpips_fn = lpips_fn_from_paths(config.eval.lpips_alexnet_path, config.eval.lpips_lin_path)
+    per_frame, summary = report.evaluate_frames(frames, gt, lpips_fn)
+    baseline = report.baseline_metrics(bg, gt, lpips_fn)
+    print(report.metrics_table([{'frames': 'model', **summary}, {'frames': 'background only', **baseline}]))
+    report.write_metrics_json(os.path.join(_OUT.value, 'metrics.json'), per_frame,
+                              {**summary, 'step': step, 'baseline': baseline})
+
+
+def run() -> None:
+  """Console-script entry point."""
+  run_cli(main, __doc__, ['workdir', 'data_dir', 'out', 'identity', 'audio', 'audio_track',
+                          'max_frames', 'seed'], ['workdir', 'data_dir', 'out'])
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,110 @@
+"""Renders a sequence of frames of one identity: its test set, or its poses driven by other audio.
+
+Everything a sequence shares is computed once: the reference feature maps (the references are fixed
+at render time, as the authors' `refer_from_train`) and the audio codes of all frames. Each frame then
+only marches its rays.
+
+With audio longer than the pose list, poses and torso plates play forwards then backwards
+(ping-pong) so that the whole audio is rendered; the authors' code stops at the pose list instead.
+"""
+
+from collections.abc import Iterator
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from dfrf_jax.data.audio_windows import smoothing_window
+from dfrf_jax.data.dataset import Identity, Split
+from dfrf_jax.data.references import render_references
+from dfrf_jax.model.dfrf import DFRF, audio_code
+from dfrf_jax.render.renderer import ImageOutput, frame_inputs, render_image
+
+
+@dataclasses.dataclass(frozen=True)
+class SequencePlan:
+  """Which pose/plate and which audio window each output frame uses.
+
+  positions: [T] positions in `split` (poses, torso plates, ground truth).
+  windows: [T, 16, D] audio feature windows, one per output frame.
+  has_ground_truth: whether frame t's target is `split`'s image at positions[t] (self-driven).
+  """
+  split: Split
+  positions: np.ndarray
+  windows: np.ndarray
+  has_ground_truth: bool
+
+
+def ping_pong(num_frames: int, length: int) -> np.ndarray:
+  """[num_frames] indices into a list of `length`, going 0..length-1 then back, repeatedly."""
+  if length < 1:
+    raise ValueError(f'cannot play {num_frames} frames from an empty pose list')
+  if length == 1:
+    return np.zeros(num_frames, np.int64)
+  period = 2 * (length - 1)
+  phase = np.arange(num_frames) % period
+  return np.where(phase < length, phase, period - phase).astype(np.int64)
+
+
+def self_driven_plan(identity: Identity, split: Split, max_frames: int | None = None) -> SequencePlan:
+  """The split's own frames with their own audio (reconstruction of the test set)."""
+  count = len(split) if max_frames is None else min(max_frames, len(split))
+  windows = identity.aud[np.minimum(split.aud_ids[:count], len(identity.aud) - 1)]
+  return SequencePlan(split=split, positions=np.arange(count), windows=windows,
+                      has_ground_truth=True)
+
+
+def driven_plan(split: Split, windows: np.ndarray, max_frames: int | None = None) -> SequencePlan:
+  """New audio windows [T, 16, D] over the split's poses and plates (ping-pong when T > len)."""
+  count = len(windows) if max_frames is None else min(max_frames, len(windows))
+  return SequencePlan(split=split, positions=ping_pong(count, len(split)), windows=windows[:count],
+                      has_ground_truth=False)
+
+
+def audio_codes(model: DFRF, params: dict, windows: np.ndarray, smoothing: bool) -> jax.Array:
+  """Audio codes of every frame, by the training step's own `audio_code`: [T, 16, D] -> [T, dim_aud].
+
+  Without smoothing, AudioNet of each frame's window. With smoothing (a model trained past
+  `nosmo_iters`), AudioAttNet over frames t-4..t+3 of the sequence, zero windows beyond its ends.
+  """
+  smo = model.config.smo_size
+  stacks = np.stack([smoothing_window(windows, t, smo, valid_count=len(windows))
+                     for t in range(len(windows))])
+  encode = jax.jit(jax.vmap(lambda w: audio_code(model, params, w, smoothing)))
+  return encode(jnp.asarray(stacks))
+
+
+def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
+                plan: SequencePlan, near: float, far: float, step: int,
+                key: jax.Array) -> Iterator[ImageOutput]:
+  """Renders the frames of `plan`, one `ImageOutput` ([H, W, ...] arrays) at a time.
+
+  Args:
+    model, params: the trained model.
+    config: the run's config (render, data, model and train.nosmo_iters are read).
+    identity: the identity whose train frames give the references.
+    plan: what to render.
+    near, far: depth bounds.
+    step: the checkpoint's global step (smoothing is on when step >= config.train.nosmo_iters,
+      as the authors decide at render time).
+    key: PRNG key; frame t uses fold_in(key, t) for its slot noise.
+  """
+  train = identity.train
+  refs = render_references(train, tuple(config.data.test_ref_positions),
+                           config.model.num_reference_images)
+  ref_images = jnp.asarray(np.stack([identity.image(train, r) for r in refs]))
+  ref_poses = jnp.asarray(train.poses[refs])
+  cam = identity.intrinsics
+  intrinsics = jnp.array([cam.focal, cam.cx, cam.cy], jnp.float32)
+  smoothing = step >= config.train.nosmo_iters
+  codes = audio_codes(model, params, plan.windows, smoothing)
+  shared = frame_inputs(model, params, codes[0], ref_images, ref_poses, cam.focal)
+  render_config = ml_collections.FrozenConfigDict(config.render)
+  for t, position in enumerate(plan.positions):
+    frame = shared.replace(audio_code=codes[t])
+    yield render_image(model, params, frame, jnp.asarray(plan.split.poses[position]),
+                       jnp.asarray(identity.background(plan.split, int(position))), intrinsics,
+                       near, far, jax.random.fold_in(key, t), height=cam.height, width=cam.width,
+                       render_config=render_config, chunk=config.render.chunk)

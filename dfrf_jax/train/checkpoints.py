@@ -1,0 +1,133 @@
+"""Orbax checkpoints of a run (`<workdir>/checkpoints/<step>/`) and the restore API for inference.
+
+Each step folder holds the items
+
+  params      the DFRF param tree
+  opt_state   the optimiser moments (absent in checkpoints imported from the authors' .tar)
+  meta        JSON: step, the PRNG key data, the host data iterator's numpy bit_generator state, source
+  config      JSON: the full run config (its `model` section is the architecture of `params`)
+
+Orbax writes a step into a temporary folder and renames it when complete, so a run killed while saving
+leaves the previous checkpoints intact.
+"""
+
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import orbax.checkpoint as ocp
+
+CHECKPOINT_DIR = 'checkpoints'
+
+Params = dict[str, Any]
+
+
+class NoCheckpointError(FileNotFoundError):
+  """A path holds no checkpoint."""
+
+
+def manager(directory: str, keep: int | None = None) -> ocp.CheckpointManager:
+  """The CheckpointManager of a checkpoint folder (`<workdir>/checkpoints`), keeping the last `keep`."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True,
+                                         enable_async_checkpointing=False)
+  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def config_to_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  return json.loads(config.to_json())
+
+
+def config_from_json(data: dict[str, Any]) -> ml_collections.ConfigDict:
+  """Inverse of `config_to_json`; JSON lists become tuples again, as the config declares them."""
+
+  def tuples(value: Any) -> Any:
+    if isinstance(value, dict):
+      return {k: tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+      return tuple(tuples(v) for v in value)
+    return value
+
+  return ml_collections.ConfigDict(tuples(data))
+
+
+def save(mgr: ocp.CheckpointManager, step: int, params: Params,
+         config: ml_collections.ConfigDict, meta: dict[str, Any],
+         opt_state: Any | None = None) -> None:
+  """Writes checkpoint `step` (blocking until it is complete on disk).
+
+  Args:
+    mgr: from `manager`.
+    step: the global step (updates done); names the folder.
+    params: the DFRF param tree.
+    config: the full run config (JSON-able).
+    meta: JSON-able extras (`step` is added).
+    opt_state: optimiser moments, or None (imported checkpoints).
+  """
+  items = {'params': ocp.args.StandardSave(params),
+           'meta': ocp.args.JsonSave(dict(meta, step=int(step))),
+           'config': ocp.args.JsonSave(config_to_json(config))}
+  if opt_state is not None:
+    items['opt_state'] = ocp.args.StandardSave(opt_state)
+  mgr.save(step, args=ocp.args.Composite(**items), force=True)
+  mgr.wait_until_finished()
+
+
+def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | None = None,
+            abstract_opt_state: Any | None = None) -> dict[str, Any]:
+  """Reads checkpoint `step`: a dict with params, meta, config and, when asked, opt_state.
+
+  Args:
+    mgr: from `manager`.
+    step: an existing step.
+    abstract_params: target tree ([ShapeDtypeStruct] leaves) or None to read the stored tree as is.
+    abstract_opt_state: target tree of the optimiser moments, or None to skip them.
+  """
+  items = {'params': ocp.args.StandardRestore(abstract_params),
+           'meta': ocp.args.JsonRestore(), 'config': ocp.args.JsonRestore()}
+  if abstract_opt_state is not None:
+    items['opt_state'] = ocp.args.StandardRestore(abstract_opt_state)
+  restored = mgr.restore(step, args=ocp.args.Composite(**items))
+  out = {name: restored[name] for name in items}
+  out['config'] = config_from_json(out['config'])
+  return out
+
+
+def locate(path: str) -> tuple[str, int]:
+  """(checkpoint folder, step) of a workdir, a checkpoint folder (latest step) or one step's folder."""
+  path = os.path.abspath(path)
+  if not os.path.isdir(path):
+    raise NoCheckpointError(f'{path}: no such folder (expected a workdir or a checkpoint folder)')
+  if os.path.isdir(os.path.join(path, CHECKPOINT_DIR)):
+    path = os.path.join(path, CHECKPOINT_DIR)
+  name = os.path.basename(path)
+  if name.isdigit() and os.path.isdir(os.path.join(path, 'params')):
+    return os.path.dirname(path), int(name)
+  steps = [int(n) for n in os.listdir(path)
+           if n.isdigit() and os.path.isdir(os.path.join(path, n, 'params'))]
+  if not steps:
+    raise NoCheckpointError(f'{path}: holds no checkpoint (expected <step>/params from dfrf-train or '
+                            'dfrf-import-torch)')
+  return path, max(steps)
+
+
+def load_checkpoint(path: str) -> tuple[ml_collections.ConfigDict, Params, int]:
+  """Loads a trained or imported model for inference.
+
+  Args:
+    path: a workdir (holding `checkpoints/`), a checkpoint folder (its latest step is read) or the
+      folder of one step.
+
+  Returns:
+    (the run's config, the param tree as jax arrays, the step).
+
+  Raises:
+    NoCheckpointError: `path` holds no checkpoint.
+  """
+  directory, step = locate(path)
+  restored = restore(manager(directory), step)
+  params = jax.tree.map(jnp.asarray, restored['params'])
+  return restored['config'], params, step
+

@@ -1,0 +1,74 @@
+"""The jitted training step: loss, gradients and optimiser update in one compiled program.
+
+Whether the audio smoothing and the warp are on are static flags (one compiled variant each), not traced
+branches. With a mesh of several devices the rays of a batch are split over the 'data' axis and the
+params replicated; XLA inserts the gradient all-reduce.
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from dfrf_jax.model.dfrf import DFRF, audio_code
+from dfrf_jax.render import cameras
+from dfrf_jax.render.renderer import frame_inputs, render_rays
+from dfrf_jax.train import losses, optimizer
+from dfrf_jax.train.batches import Batch
+from dfrf_jax.train.state import Params, TrainState
+
+Metrics = dict[str, jax.Array]
+StepFn = Callable[[TrainState, Batch, bool, bool], tuple[TrainState, Metrics]]
+
+
+def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batch: Batch,
+            key: jax.Array, near: float, far: float, smoothing: bool,
+            use_warp: bool) -> tuple[jax.Array, Metrics]:
+  """mse(fine) + mse(coarse) + L2loss_weight * offset regulariser, and its parts."""
+  code = audio_code(model, params, batch.aud, smoothing)
+  focal, cx, cy = batch.intrinsics[0], batch.intrinsics[1], batch.intrinsics[2]
+  frame = frame_inputs(model, params, code, batch.ref_images, batch.ref_poses, focal)
+  rays_o, rays_d = cameras.pixel_rays(batch.pixels, batch.c2w, focal, cx, cy)
+  out = render_rays(model, params, frame, rays_o, rays_d, batch.bg, near, far, config.render, key,
+                    train=True, use_warp=use_warp)
+  mse_fine = losses.mse(out.fine.rgb, batch.target)
+  mse_coarse = losses.mse(out.coarse.rgb, batch.target)
+  reg = losses.offset_regularizer(out.offsets_fine, out.fine.weights, out.z_fine, out.sigma_fine,
+                                  config.train.offset_reg)
+  loss = mse_fine + mse_coarse + config.train.L2loss_weight * reg
+  return loss, {'loss': loss, 'mse': mse_fine, 'mse0': mse_coarse, 'offset_reg': reg,
+                'psnr': losses.psnr(mse_fine), 'psnr0': losses.psnr(mse_coarse)}
+
+
+def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float, far: float,
+                    mesh: jax.sharding.Mesh) -> StepFn:
+  """The compiled step `(state, batch, smoothing, use_warp) -> (state, metrics)`.
+
+  Args:
+    model: the DFRF module.
+    config: the full run config (render, train sections are read).
+    near, far: depth bounds of the rays, world units.
+    mesh: devices with one axis 'data'; `batch` must be placed with `batches.shard`.
+
+  Returns:
+    The step. It consumes (donates) `state`. Metrics are replicated scalars: loss, mse, mse0, psnr,
+    psnr0, offset_reg, lr, grad_norm and `finite` (loss and every gradient finite).
+  """
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+  def step(state: TrainState, batch: Batch, smoothing: bool,
+           use_warp: bool) -> tuple[TrainState, Metrics]:
+    key = jax.random.fold_in(state.key, state.step)
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(
+        state.params, model, config, batch, key, near, far, smoothing, use_warp)
+    params, opt_state = optimizer.apply_gradients(state.params, grads, state.opt_state, state.step,
+                                                  config.train, smoothing)
+    grad_leaves = jax.tree.leaves(grads)
+    finite = jnp.isfinite(metrics['loss']) & jnp.all(
+        jnp.stack([jnp.all(jnp.isfinite(g)) for g in grad_leaves]))
+    metrics = dict(metrics, finite=finite, lr=optimizer.learning_rate(config.train, state.step),
+                   grad_norm=jnp.sqrt(sum(jnp.sum(g ** 2) for g in grad_leaves)))
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return jax.jit(step, static_argnums=(2, 3), donate_argnums=0, out_shardings=replicated)

@@ -1,0 +1,69 @@
+"""With every cell occupied and no early termination, the accelerated renderer is the dense one."""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from dfrf_jax.render import accelerated, occupancy
+from dfrf_jax.render.renderer import render_image, render_rays
+from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE
+
+
+def _all_occupied(scene):
+  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
+  return occupancy.init_occupancy(aabb, 4, density=jnp.inf)
+
+
+def _no_termination(render_config):
+  c = ml_collections.ConfigDict(render_config.to_dict())
+  c.accel.termination_threshold = 0.0
+  return ml_collections.FrozenConfigDict(c)
+
+
+def _assert_same(got, want):
+  for name in ('rgb', 'acc', 'depth', 'disp', 'weights', 'last_weight'):
+    np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-5, atol=1e-6,
+                               err_msg=name)
+
+
+def test_all_occupied_rays_equal_the_dense_rays_in_training_mode(scene):
+  # train=True: stratified depths and random importance samples from the same key, no termination.
+  rc = scene.render_config
+  key = jax.random.PRNGKey(5)
+  args = (scene.model, scene.params, scene.frame)
+  rays = (scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, rc, key, True)
+  dense = jax.jit(lambda: render_rays(*args, *rays))()
+  budget = accelerated.SampleBudget(coarse=(2048,), fine=(4096,))
+  grid = _all_occupied(scene)
+  acc, stats = jax.jit(lambda: accelerated.render_rays_accelerated(*args, grid, *rays,
+                                                                   budget=budget))()
+  _assert_same(acc.coarse, dense.coarse)
+  _assert_same(acc.fine, dense.fine)
+  np.testing.assert_allclose(acc.z_fine, dense.z_fine, rtol=1e-5)
+  np.testing.assert_allclose(acc.z_std, dense.z_std, rtol=1e-6)
+  # Everything but the background sample is evaluated; there the dense path's evaluation is unused.
+  # (Importance depths agree to ~1e-6 only, as the weights they come from; hence the 1e-4.)
+  np.testing.assert_allclose(acc.sigma_fine[:, :-1], dense.sigma_fine[:, :-1], atol=1e-4)
+  np.testing.assert_allclose(acc.offsets_fine[:, :, :-1], dense.offsets_fine[:, :, :-1], atol=1e-4)
+  np.testing.assert_array_equal(acc.sigma_fine[:, -1], accelerated.EMPTY_DENSITY)
+  num_rays = SIZE * SIZE
+  assert int(stats.coarse_evaluated) == num_rays * (rc.N_samples - 1)
+  assert int(stats.fine_evaluated) == num_rays * (rc.N_samples + rc.N_importance - 1)
+  assert int(stats.overflow) == 0 and int(stats.rays_skipped) == 0
+
+
+def test_all_occupied_frame_equals_the_dense_frame(scene):
+  rc = _no_termination(scene.render_config)
+  intrinsics = jnp.array(INTRINSICS)
+  bg = scene.bg.reshape(SIZE, SIZE, 3)
+  dense = render_image(scene.model, scene.params, scene.frame, scene.c2w, bg, intrinsics, NEAR, FAR,
+                       None, height=SIZE, width=SIZE, render_config=rc, chunk=32)
+  budget = accelerated.SampleBudget(coarse=(1024,) * 4, fine=(2048,) * 4)
+  image, stats = accelerated.render_image_accelerated(
+      scene.model, scene.params, scene.frame, _all_occupied(scene), scene.c2w, bg, intrinsics,
+      NEAR, FAR, None, height=SIZE, width=SIZE, render_config=rc, budget=budget)
+  for name in ('rgb', 'rgb0', 'acc', 'acc0', 'depth', 'disp', 'last_weight'):
+    np.testing.assert_allclose(getattr(image, name), getattr(dense, name), rtol=1e-5, atol=1e-6,
+                               err_msg=name)
+  assert int(stats.overflow) == 0

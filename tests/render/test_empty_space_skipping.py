@@ -1,0 +1,77 @@
+"""Empty-space skipping: empty rays never reach the networks, and compaction loses no occupied sample
+unless the budget is too small, in which case the loss is counted."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dfrf_jax.render import accelerated, occupancy
+from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE
+
+RESOLUTION = 4
+
+
+def _render(scene, grid, budget, params=None):
+  params = scene.params if params is None else params
+  return jax.jit(lambda p: accelerated.render_rays_accelerated(
+      scene.model, p, scene.frame, grid, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR,
+      scene.render_config, None, False, budget=budget))(params)
+
+
+def _grid(scene, occupied_x_cells):
+  """Cells whose x index is below `occupied_x_cells` are occupied, the rest empty."""
+  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
+  density = np.zeros((RESOLUTION,) * 3, np.float32)
+  density[:occupied_x_cells] = 1e3
+  return occupancy.init_occupancy(aabb, RESOLUTION).replace(density=jnp.asarray(density))
+
+
+def test_empty_grid_renders_the_background_without_the_networks(scene):
+  # NaN parameters: any network output reaching a pixel would make it NaN.
+  nan_params = jax.tree.map(lambda x: jnp.full_like(x, jnp.nan), scene.params)
+  budget = accelerated.SampleBudget(coarse=(64,), fine=(64,))
+  out, stats = _render(scene, _grid(scene, 0), budget, nan_params)
+  # Only the authors' 1e-6 density floor separates the result from the background exactly.
+  np.testing.assert_allclose(out.fine.rgb, scene.bg, atol=1e-5)
+  np.testing.assert_allclose(out.coarse.rgb, scene.bg, atol=1e-5)
+  np.testing.assert_allclose(out.fine.last_weight, 1.0, atol=1e-5)
+  assert int(stats.coarse_evaluated) == int(stats.fine_evaluated) == 0
+  assert int(stats.rays_skipped) == SIZE * SIZE and int(stats.overflow) == 0
+
+
+def _coarse_occupied_count(scene, grid):
+  """Coarse samples (background sample excluded) inside occupied cells, in float64 NumPy."""
+  z = np.linspace(NEAR, FAR, scene.render_config.N_samples)[:-1]
+  points = np.asarray(scene.rays_o, np.float64)[:, None] + np.asarray(
+      scene.rays_d, np.float64)[:, None] * z[:, None]
+  lo, hi = np.asarray(grid.aabb, np.float64)
+  cell = np.floor((points - lo) / (hi - lo) * RESOLUTION).astype(int)
+  inside = np.all((cell >= 0) & (cell < RESOLUTION), -1)
+  cell = np.clip(cell, 0, RESOLUTION - 1)
+  return int(np.sum(inside & (np.asarray(grid.density)[cell[..., 0], cell[..., 1], cell[..., 2]] > 0.5)))
+
+
+def test_compaction_keeps_every_occupied_sample_and_counts_overflow(scene):
+  grid = _grid(scene, 2)
+  roomy = accelerated.SampleBudget(coarse=(2048,), fine=(4096,))
+  ref, ref_stats = _render(scene, grid, roomy)
+  count = _coarse_occupied_count(scene, grid)
+  total = SIZE * SIZE * (scene.render_config.N_samples - 1)
+  assert 0.2 * total < count < 0.8 * total
+  assert int(ref_stats.coarse_requested[0]) == int(ref_stats.coarse_evaluated) == count
+  assert int(ref_stats.overflow) == 0 and 0 < int(ref_stats.rays_skipped) < SIZE * SIZE
+  fine_count = int(ref_stats.fine_requested[0])
+
+  # A budget of exactly the requested samples: same result, nothing lost.
+  exact = accelerated.SampleBudget(coarse=(count,), fine=(fine_count,))
+  out, stats = _render(scene, grid, exact)
+  assert int(stats.overflow) == 0
+  np.testing.assert_allclose(out.fine.rgb, ref.fine.rgb, rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(out.coarse.weights, ref.coarse.weights, rtol=1e-6, atol=1e-6)
+
+  # Seven coarse samples short: reported, and the dropped samples change the picture.
+  short = accelerated.SampleBudget(coarse=(count - 7,), fine=(fine_count + 64,))
+  out, stats = _render(scene, grid, short)
+  assert int(stats.coarse_evaluated) == count - 7
+  assert int(stats.overflow) == 7 + max(0, int(stats.fine_requested[0]) - fine_count - 64)
+  assert float(jnp.max(jnp.abs(out.coarse.weights - ref.coarse.weights))) > 1e-6

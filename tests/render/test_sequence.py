@@ -1,0 +1,44 @@
+"""Sequence planning and the per-sequence audio codes."""
+
+import jax
+import numpy as np
+import pytest
+
+from dfrf_jax.config import default_config
+from dfrf_jax.data.audio_windows import smoothing_window
+from dfrf_jax.model.dfrf import DFRF, build_model, init_params
+from dfrf_jax.render import sequence
+
+
+def test_ping_pong_plays_forwards_then_backwards():
+  np.testing.assert_array_equal(sequence.ping_pong(9, 4), [0, 1, 2, 3, 2, 1, 0, 1, 2])
+  np.testing.assert_array_equal(sequence.ping_pong(3, 1), [0, 0, 0])
+  np.testing.assert_array_equal(sequence.ping_pong(3, 5), [0, 1, 2])
+  with pytest.raises(ValueError, match='empty pose list'):
+    sequence.ping_pong(3, 0)
+
+
+@pytest.fixture(scope='module')
+def model_and_params():
+  c = default_config()
+  c.model.netdepth, c.model.netwidth, c.model.netwidth_fine, c.model.skips = 2, 16, 16, (1,)
+  model = build_model(c.model)
+  return model, init_params(model, jax.random.PRNGKey(0))
+
+
+@pytest.mark.parametrize('smoothing', [False, True])
+def test_audio_codes_match_per_frame_model_calls(model_and_params, smoothing):
+  model, params = model_and_params
+  windows = np.random.default_rng(0).normal(size=(6, 16, 29)).astype(np.float32)
+  codes = np.asarray(sequence.audio_codes(model, params, windows, smoothing))
+  assert codes.shape == (6, 64)
+  for t in (0, 3, 5):
+    if smoothing:
+      stack = smoothing_window(windows, t, 8, valid_count=6)
+      if t == 0:
+        assert not stack[:4].any()  # frames before the start are zero windows
+      per_row = model.apply({'params': params}, stack, method=DFRF.encode_audio)
+      want, _ = model.apply({'params': params}, per_row, method=DFRF.smooth_audio)
+    else:
+      want = model.apply({'params': params}, windows[t:t + 1], method=DFRF.encode_audio)[0]
+    np.testing.assert_allclose(codes[t], want, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,64 @@
+"""Host batches: contents against the dataset, replay from a saved Generator state, prefetching, sharding."""
+
+import jax
+import numpy as np
+import pytest
+
+from dfrf_jax.data.dataset import load_dataset
+from dfrf_jax.train import batches, loop
+from tests.train.conftest import DATASET, tiny_config
+
+
+def test_batch_holds_the_frame_pixels_and_train_references():
+  config = tiny_config()
+  identities = load_dataset(DATASET)
+  identity = identities[0]
+  batch = batches.draw_batch(np.random.default_rng(3), identities, config)
+  n, refs = config.data.N_rand, config.model.num_reference_images
+  assert batch.pixels.shape == (n, 2) and batch.target.shape == (n, 3)
+  assert batch.ref_images.shape == (refs, 64, 64, 3)
+  # The target frame is the train frame whose pose the batch carries.
+  frame = int(np.flatnonzero(np.all(identity.train.poses == batch.c2w, axis=(1, 2)))[0])
+  rows, cols = batch.pixels[:, 0].astype(int), batch.pixels[:, 1].astype(int)
+  np.testing.assert_array_equal(batch.target, identity.image(identity.train, frame)[rows, cols])
+  np.testing.assert_array_equal(batch.bg, identity.background(identity.train, frame)[rows, cols])
+  np.testing.assert_array_equal(batch.aud[config.model.smo_size // 2],
+                                identity.aud[identity.train.aud_ids[frame]])
+  for image, pose in zip(batch.ref_images, batch.ref_poses):
+    ref = int(np.flatnonzero(np.all(identity.train.poses == pose, axis=(1, 2)))[0])
+    assert ref != frame
+    np.testing.assert_array_equal(image, identity.image(identity.train, ref))
+
+
+def test_saved_generator_state_replays_the_stream():
+  config = tiny_config()
+  identities = load_dataset(DATASET)
+  stream = batches.batches(np.random.default_rng(0), identities, config)
+  _, state = next(stream)
+  expected, _ = next(stream)
+  replayed, _ = next(batches.batches(batches.rng_from_state(state), identities, config))
+  for name in ('pixels', 'target', 'c2w', 'ref_poses', 'aud'):
+    np.testing.assert_array_equal(getattr(replayed, name), getattr(expected, name))
+
+
+def test_prefetch_keeps_order_and_reraises():
+  def numbers():
+    yield from range(5)
+    raise RuntimeError('data failed')
+
+  stream = batches.prefetch(numbers(), 2)
+  assert [next(stream) for _ in range(5)] == list(range(5))
+  with pytest.raises(RuntimeError, match='data failed'):
+    next(stream)
+
+
+def test_shard_splits_rays_and_replicates_the_rest():
+  config = tiny_config()
+  batch = batches.draw_batch(np.random.default_rng(0), load_dataset(DATASET), config)
+  placed = batches.shard(batch, loop.make_mesh(2))
+  half = config.data.N_rand // 2
+  shards = placed.pixels.addressable_shards
+  assert len(shards) == 2 and all(s.data.shape == (half, 2) for s in shards)
+  np.testing.assert_array_equal(np.asarray(shards[1].data), batch.pixels[half:])
+  assert all(s.data.shape == batch.ref_images.shape for s in placed.ref_images.addressable_shards)
+  np.testing.assert_array_equal(jax.device_get(placed.ref_images), batch.ref_images)

@@ -1,0 +1,53 @@
+"""Checkpoint round trip and the restore API for inference."""
+
+import jax
+import numpy as np
+import pytest
+
+from dfrf_jax.train import checkpoints, optimizer
+from tests.train.conftest import tiny_config
+
+
+def _tree(seed: int) -> dict:
+  rng = np.random.default_rng(seed)
+  return {'coarse': {'kernel': rng.normal(size=(3, 4)).astype(np.float32)},
+          'audio_att_net': {'bias': rng.normal(size=(2,)).astype(np.float32)}}
+
+
+def test_round_trip_of_every_item(tmp_path):
+  config = tiny_config()
+  params = _tree(0)
+  opt_state = optimizer.init_opt_state(params)
+  opt_state = optimizer.apply_gradients(params, _tree(1), opt_state, np.int32(0), config.train,
+                                        True)[1]
+  meta = {'key': [1, 2], 'data_state': np.random.default_rng(5).bit_generator.state}
+  mgr = checkpoints.manager(str(tmp_path / 'checkpoints'), keep=2)
+  for step in (3, 6, 9):
+    checkpoints.save(mgr, step, params, config, meta, opt_state)
+  assert mgr.all_steps() == [6, 9]  # keep_checkpoints = 2
+  abstract_opt = jax.eval_shape(lambda: opt_state)
+  restored = checkpoints.restore(mgr, 9, jax.eval_shape(lambda: params), abstract_opt)
+  jax.tree.map(np.testing.assert_array_equal, restored['params'], params)
+  jax.tree.map(np.testing.assert_array_equal, restored['opt_state'], opt_state)
+  assert restored['meta'] == dict(meta, step=9)
+  assert restored['config'] == config
+  assert restored['config'].model.skips == config.model.skips  # Tuples stay tuples.
+
+
+@pytest.mark.parametrize('where', ['workdir', 'checkpoints', 'step'])
+def test_load_checkpoint_accepts_workdir_folder_or_step(tmp_path, where):
+  config = tiny_config()
+  mgr = checkpoints.manager(str(tmp_path / 'checkpoints'))
+  checkpoints.save(mgr, 4, _tree(0), config, {})
+  checkpoints.save(mgr, 8, _tree(1), config, {})
+  path = {'workdir': tmp_path, 'checkpoints': tmp_path / 'checkpoints',
+          'step': tmp_path / 'checkpoints' / '4'}[where]
+  loaded_config, params, step = checkpoints.load_checkpoint(str(path))
+  assert step == (4 if where == 'step' else 8)
+  assert loaded_config.model.netwidth == config.model.netwidth
+  jax.tree.map(np.testing.assert_array_equal, params, _tree(0 if where == 'step' else 1))
+
+
+def test_load_checkpoint_of_an_empty_folder_names_it(tmp_path):
+  with pytest.raises(checkpoints.NoCheckpointError, match='holds no checkpoint'):
+    checkpoints.load_checkpoint(str(tmp_path))
