@@ -28,6 +28,7 @@ import numpy as np
 import tqdm
 
 from dfrf_jax.cli import run_cli
+from dfrf_jax.config import default_config
 from dfrf_jax.data import audio_io
 from dfrf_jax.data.dataset import Identity, load_dataset
 from dfrf_jax.eval import report, video
@@ -47,6 +48,10 @@ _AUDIO_TRACK = flags.DEFINE_string('audio_track', None, 'Audio muxed into the mp
                                    '.npy (default: none).')
 _MAX_FRAMES = flags.DEFINE_integer('max_frames', None, 'Render at most this many frames.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the slot-attention noise (model.slot_init=random).')
+_SAMPLER = flags.DEFINE_enum('sampler', None, ['dense', 'accelerated'], 'Ray marcher (default: the '
+                             "run's render.sampler): 'dense' evaluates every sample as the authors "
+                             "do; 'accelerated' skips empty space with an occupancy grid built from "
+                             'the model and stops opaque rays early.')
 
 
 def driving_windows(identity: Identity, config: ml_collections.ConfigDict, audio: str,
@@ -94,6 +99,13 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   progress.hide_orbax_info_logs()
   config, params, step = checkpoints.load_checkpoint(_WORKDIR.value)
+  defaults = default_config().render
+  with config.unlocked():
+    for name in ('sampler', 'accel'):  # runs saved before the accelerated sampler existed
+      if name not in config.render:
+        config.render[name] = defaults[name]
+    if _SAMPLER.value:
+      config.render.sampler = _SAMPLER.value
   identities = load_dataset(_DATA_DIR.value, config.data.bc_type, config.data.test_file,
                             aud_window_shape=(config.model.win_size, config.model.aud_feature_dim))
   if not 0 <= _IDENTITY.value < len(identities):
@@ -137,7 +149,7 @@ def main(argv: list[str]) -> None:
 def run() -> None:
   """Console-script entry point."""
   run_cli(main, __doc__, ['workdir', 'data_dir', 'out', 'identity', 'audio', 'audio_track',
-                          'max_frames', 'seed'], ['workdir', 'data_dir', 'out'])
+                          'max_frames', 'seed', 'sampler'], ['workdir', 'data_dir', 'out'])
 
 
 if __name__ == '__main__':

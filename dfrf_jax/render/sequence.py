@@ -20,7 +20,8 @@ from dfrf_jax.data.audio_windows import smoothing_window
 from dfrf_jax.data.dataset import Identity, Split
 from dfrf_jax.data.references import render_references
 from dfrf_jax.model.dfrf import DFRF, audio_code
-from dfrf_jax.render.renderer import ImageOutput, frame_inputs, render_image
+from dfrf_jax.render import accelerated, occupancy
+from dfrf_jax.render.renderer import FrameInputs, ImageOutput, frame_inputs, render_image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +77,28 @@ def audio_codes(model: DFRF, params: dict, windows: np.ndarray, smoothing: bool)
   return encode(jnp.asarray(stacks))
 
 
+def occupancy_for_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict,
+                       identity: Identity, plan: SequencePlan, shared: FrameInputs, codes: jax.Array,
+                       near: float, far: float, key: jax.Array) -> occupancy.OccupancyGrid:
+  """An occupancy grid for rendering `plan`: every cell measured once, max over a few audio codes.
+
+  The box encloses the frusta of the plan's cameras; each cell stores the largest density of the
+  coarse and fine fields at a random point in it over `accel.update_conditions` evenly spaced frames'
+  audio codes (with the fixed render references), so a cell is empty only if it is empty for each.
+  """
+  a = config.render.accel
+  cam = identity.intrinsics
+  aabb = occupancy.frustum_aabb(jnp.asarray(plan.split.poses[plan.positions]), cam.focal, cam.cx,
+                                cam.cy, cam.height, cam.width, near, far)
+  grid = occupancy.init_occupancy(aabb, a.grid_resolution)
+  picks = np.linspace(0, len(codes) - 1, min(a.update_conditions, len(codes))).round().astype(int)
+  frames = jax.tree.map(lambda x: jnp.broadcast_to(x, (len(picks),) + x.shape), shared)
+  frames = frames.replace(audio_code=codes[picks])
+  density_fn = lambda points, k: occupancy.max_density(model, params, frames, points, k,
+                                                       use_warp=True, point_chunk=a.point_chunk)
+  return occupancy.update_occupancy(grid, key, jax.jit(density_fn), num_cells=None, decay=1.0)
+
+
 def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
                 plan: SequencePlan, near: float, far: float, step: int,
                 key: jax.Array) -> Iterator[ImageOutput]:
@@ -102,9 +125,24 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
   codes = audio_codes(model, params, plan.windows, smoothing)
   shared = frame_inputs(model, params, codes[0], ref_images, ref_poses, cam.focal)
   render_config = ml_collections.FrozenConfigDict(config.render)
+  sampler = config.render.sampler
+  key, grid_key = jax.random.split(key)
+  if sampler == 'accelerated':
+    grid = occupancy_for_plan(model, params, config, identity, plan, shared, codes, near, far,
+                              grid_key)
+    budget = accelerated.initial_budget(cam.height * cam.width, config.render)
+  elif sampler != 'dense':
+    raise ValueError(f"config.render.sampler must be 'dense' or 'accelerated', got {sampler!r}")
   for t, position in enumerate(plan.positions):
     frame = shared.replace(audio_code=codes[t])
-    yield render_image(model, params, frame, jnp.asarray(plan.split.poses[position]),
-                       jnp.asarray(identity.background(plan.split, int(position))), intrinsics,
-                       near, far, jax.random.fold_in(key, t), height=cam.height, width=cam.width,
-                       render_config=render_config, chunk=config.render.chunk)
+    args = (jnp.asarray(plan.split.poses[position]),
+            jnp.asarray(identity.background(plan.split, int(position))), intrinsics, near, far,
+            jax.random.fold_in(key, t))
+    if sampler == 'dense':
+      yield render_image(model, params, frame, *args, height=cam.height, width=cam.width,
+                         render_config=render_config, chunk=config.render.chunk)
+    else:
+      image, _, budget = accelerated.render_image_adaptive(
+          model, params, frame, grid, *args, height=cam.height, width=cam.width,
+          render_config=render_config, budget=budget)
+      yield image

@@ -42,3 +42,26 @@ def test_audio_codes_match_per_frame_model_calls(model_and_params, smoothing):
     else:
       want = model.apply({'params': params}, windows[t:t + 1], method=DFRF.encode_audio)[0]
     np.testing.assert_allclose(codes[t], want, rtol=1e-5, atol=1e-6)
+
+
+def test_accelerated_plan_with_every_cell_occupied_equals_dense(tmp_path):
+  import os
+  from dfrf_jax.data.dataset import load_dataset
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  identity = load_dataset(os.path.join(root, 'fixtures', 'parity', 'dataset', 'synth_fixture'))[0]
+  c = default_config()
+  c.model.netdepth, c.model.netwidth, c.model.netwidth_fine, c.model.skips = 2, 16, 16, (1,)
+  c.model.num_reference_images, c.model.slot_init = 2, 'mean'
+  c.render.N_samples, c.render.N_importance = 8, 8
+  c.render.accel.density_threshold = -1.0  # every cell occupied
+  c.render.accel.termination_threshold = 0.0
+  c.data.test_ref_positions = ()
+  model = build_model(c.model)
+  params = init_params(model, jax.random.PRNGKey(3))
+  plan = sequence.self_driven_plan(identity, identity.val, max_frames=1)
+  images = {}
+  for sampler in ('dense', 'accelerated'):
+    c.render.sampler = sampler
+    images[sampler] = next(sequence.render_plan(model, params, c, identity, plan, 0.6, 1.2, 0,
+                                                jax.random.PRNGKey(0)))
+  np.testing.assert_allclose(images['accelerated'].rgb, images['dense'].rgb, atol=1e-5)
