@@ -69,11 +69,7 @@ def default_config() -> ml_collections.ConfigDict:
   a.initial_fraction = 0.25     # first budget: this share of every segment's samples
   a.budget_headroom = 1.2       # next budget = requested samples x headroom ...
   a.budget_granularity = 4096   # ... rounded up to a multiple of this (fewer recompilations)
-  a.update_every = 16           # training: grid EMA update period (steps)
-  a.update_cells = 32768        # training: random cells per update
-  a.update_decay = 0.95         # training: EMA decay of the stored density
-  a.full_updates = 8            # training: the first updates visit every cell
-  a.update_conditions = 4       # audio codes / reference sets whose max density is stored
+  a.update_conditions = 4       # audio codes whose max density a render-time grid stores
 
   d = c.data = ml_collections.ConfigDict()
   d.bc_type = 'torso_imgs'  # bc_type: folder of per-frame last-sample colours
