@@ -11,7 +11,7 @@ from tests.train.conftest import ROOT, TORCH_CHECKPOINT
 
 @pytest.mark.parametrize('module, expected', [
     ('dfrf_jax.train', '--coordinator_address'),
-    ('dfrf_jax.train.import_torch', '--checkpoint'),
+    ('dfrf_jax.train.import_torch_main', '--checkpoint'),
 ])
 def test_help(module, expected):
   result = subprocess.run([sys.executable, '-m', module, '--help'], cwd=ROOT, capture_output=True,
@@ -24,7 +24,7 @@ def test_help(module, expected):
 def test_import_cli_writes_a_loadable_checkpoint(tmp_path):
   out = str(tmp_path / 'run')
   result = subprocess.run(
-      [sys.executable, '-m', 'dfrf_jax.train.import_torch', f'--checkpoint={TORCH_CHECKPOINT}',
+      [sys.executable, '-m', 'dfrf_jax.train.import_torch_main', f'--checkpoint={TORCH_CHECKPOINT}',
        f'--out={out}'], cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
   assert 'netwidth 128' in result.stdout
@@ -34,7 +34,7 @@ def test_import_cli_writes_a_loadable_checkpoint(tmp_path):
 
 def test_import_cli_fails_clearly_on_another_file(tmp_path):
   result = subprocess.run(
-      [sys.executable, '-m', 'dfrf_jax.train.import_torch', f'--checkpoint={ROOT}/setup.cfg',
+      [sys.executable, '-m', 'dfrf_jax.train.import_torch_main', f'--checkpoint={ROOT}/setup.cfg',
        f'--out={tmp_path}'], cwd=ROOT, capture_output=True, text=True, timeout=120)
   assert result.returncode != 0
   assert 'setup.cfg: not a zip archive' in result.stderr
