@@ -65,3 +65,25 @@ def test_accelerated_plan_with_every_cell_occupied_equals_dense(tmp_path):
     images[sampler] = next(sequence.render_plan(model, params, c, identity, plan, 0.6, 1.2, 0,
                                                 jax.random.PRNGKey(0)))
   np.testing.assert_allclose(images['accelerated'].rgb, images['dense'].rgb, atol=1e-5)
+
+
+def test_render_image_with_a_chunk_that_does_not_divide_the_image(model_and_params):
+  import jax.numpy as jnp
+  import ml_collections
+  from dfrf_jax.render.renderer import frame_inputs, render_image
+  model, params = model_and_params
+  rng = np.random.default_rng(1)
+  poses = np.tile(np.eye(4, dtype=np.float32)[:3], (4, 1, 1))
+  poses[:, 2, 3] = 1.0
+  frame = frame_inputs(model, params, jnp.zeros(64), rng.uniform(size=(4, 6, 6, 3)).astype(np.float32),
+                       poses, 8.0)
+  c = default_config()
+  c.render.N_samples, c.render.N_importance = 4, 4
+  c.model.slot_init = 'mean'
+  render_config = ml_collections.FrozenConfigDict(c.render)
+  model_mean = build_model(ml_collections.ConfigDict(dict(model.config, slot_init='mean')))
+  outs = [render_image(model_mean, params, frame, poses[0], np.zeros((6, 6, 3), np.float32),
+                       jnp.array([8.0, 3.0, 3.0]), 0.5, 1.5, None, height=6, width=6,
+                       render_config=render_config, chunk=chunk) for chunk in (36, 10)]
+  assert outs[1].rgb.shape == (6, 6, 3)
+  np.testing.assert_allclose(outs[1].rgb, outs[0].rgb, rtol=1e-5, atol=1e-6)
