@@ -172,5 +172,5 @@ def render_image(model: DFRF, params: dict, frame: FrameInputs, c2w: jax.Array, 
 
   keys = None if key is None else jax.random.split(key, num_chunks)
   out = jax.lax.map(one_chunk, (chunked(rays_o), chunked(rays_d), chunked(bg), keys))
-  return jax.tree.map(lambda x: x.reshape((num,) + x.shape[2:])[:num].reshape(
+  return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:])[:num].reshape(
       (height, width) + x.shape[2:]), out)
