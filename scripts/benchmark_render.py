@@ -9,7 +9,7 @@ float32 throughput of a jitted 2048 x 2048 matmul measured in the same run.
 
   PYTHONPATH=. python scripts/benchmark_render.py                      # 64 and 128 px, 3 repeats
   PYTHONPATH=. python scripts/benchmark_render.py --sizes=64 --repeats=2 --out=/tmp/bench.json
-  PYTHONPATH=. python scripts/benchmark_render.py --quick --sizes=16 --repeats=1   # smoke test, seconds
+  PYTHONPATH=. python scripts/benchmark_render.py --quick --sizes=16 --repeats=1   # smoke test, 1-2 min
 
 Expected: a table with one train and one render row per size, and the same numbers in `--out` as JSON.
 The full-width config needs minutes on 2 CPU cores (128 px frames are 16 chunks of 1024 rays).
@@ -268,13 +268,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   rng = np.random.default_rng(0)
   params = random_params(model, rng)
   matmul = matmul_throughput(args.repeats)
+  print(f'device: {jax.devices()[0]}; float32 {MATMUL_SIZE}^2 matmul: '
+        f'{matmul["flops_per_s"] / 1e9:.1f} GFLOP/s ({matmul["median_s"] * 1e3:.1f} ms)', flush=True)
   results = []
   for size in args.sizes:
-    results.append({
-        'size': size,
-        'train': bench_train(model, params, config, size, rng, args.repeats, matmul['flops_per_s']),
-        'render': bench_render(model, params, config, size, rng, args.repeats,
-                               matmul['flops_per_s'])})
+    train = bench_train(model, params, config, size, rng, args.repeats, matmul['flops_per_s'])
+    print(f'{size} px train step: {train["median_s"]:.3f} s', flush=True)
+    render = bench_render(model, params, config, size, rng, args.repeats, matmul['flops_per_s'])
+    print(f'{size} px frame: {render["median_s"]:.3f} s', flush=True)
+    results.append({'size': size, 'train': train, 'render': render})
   report = {
       'device': str(jax.devices()[0]), 'quick': args.quick, 'repeats': args.repeats,
       'config': {'N_samples': config.render.N_samples, 'N_importance': config.render.N_importance,
@@ -282,8 +284,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                      config.model.num_reference_images, 'N_rand': config.data.N_rand,
                  'chunk': config.render.chunk},
       'spec_flops_per_sample': SPEC_FLOPS_PER_SAMPLE, 'matmul': matmul, 'results': results}
-  print(f'device: {report["device"]}; float32 {MATMUL_SIZE}^2 matmul: '
-        f'{matmul["flops_per_s"] / 1e9:.1f} GFLOP/s ({matmul["median_s"] * 1e3:.1f} ms)')
   print(f'config: {report["config"]}')
   print(f'spec: {SPEC_FLOPS_PER_SAMPLE / 1e6:.2f} MFLOP per sample forward (x{BACKWARD_FACTOR:.0f} '
         'for a training step, reference CNN not included)')
