@@ -28,6 +28,7 @@ import os
 import re
 from typing import Any
 
+import ml_collections
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -234,6 +235,20 @@ def load_dataset(data_dir: str, bc_type: str = 'torso_imgs', val_file: str = VAL
       raise DatasetError(f'{os.path.join(identity.root, BC_FILE)}: image size {size[0]}x{size[1]} '
                          f'(HxW), expected {first.height}x{first.width} like identity 0')
   return identities
+
+
+def load_dataset_from_config(config: ml_collections.ConfigDict,
+                             data_dir: str | None = None) -> list[Identity]:
+  """`load_dataset` of `data_dir` (default `config.data_dir`) as the run config reads it.
+
+  The background folder is `config.data.bc_type`, the val list `config.data.test_file` and aud.npy's
+  windows must be [model.win_size, model.aud_feature_dim].
+  """
+  data_dir = data_dir or config.data_dir
+  if not data_dir:
+    raise DatasetError('config.data_dir is empty; set it to the dataset folder (holding 0/)')
+  return load_dataset(data_dir, config.data.bc_type, config.data.test_file,
+                      (config.model.win_size, config.model.aud_feature_dim))
 
 
 def _read_split(root: str, json_name: str, bc_type: str,

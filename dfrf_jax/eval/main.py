@@ -14,10 +14,10 @@ from absl import app, flags
 import numpy as np
 from PIL import Image
 
+from dfrf_jax import api
 from dfrf_jax.cli import run_cli
 from dfrf_jax.data.dataset import load_dataset
 from dfrf_jax.eval import report
-from dfrf_jax.eval.lpips import lpips_fn_from_paths
 
 _PRED = flags.DEFINE_string('pred', None, 'Folder of rendered PNG frames.')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset (holding 0/) with the ground truth.')
@@ -53,9 +53,9 @@ def main(argv: list[str]) -> None:
     raise ValueError(f'{_PRED.value}: frames of shape {pred.shape[1:]}, expected {gt.shape[1:]} '
                      f'as in {val.source}')
   bg = np.stack([identity.background(val, i) for i in range(len(pred))])
-  lpips_fn = lpips_fn_from_paths(_LPIPS_ALEXNET.value, _LPIPS_LIN.value)
-  per_frame, summary = report.evaluate_frames(pred, gt, lpips_fn)
-  baseline = report.baseline_metrics(bg, gt, lpips_fn)
+  lpips_fn = api.lpips_fn_from_paths(_LPIPS_ALEXNET.value, _LPIPS_LIN.value)
+  per_frame, summary = api.evaluate_frames(pred, gt, lpips_fn)
+  baseline = api.baseline_metrics(bg, gt, lpips_fn)
   print(report.metrics_table([{'frames': 'rendered', **summary},
                               {'frames': 'background only', **baseline}]))
   out = _OUT.value or os.path.join(os.path.dirname(os.path.abspath(_PRED.value)), 'metrics.json')

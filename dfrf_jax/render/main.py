@@ -18,26 +18,19 @@ Writes OUT_DIR/frames/000.png ..., OUT_DIR/render.mp4 (25 fps, with audio) and, 
 OUT_DIR/metrics.json.
 """
 
-import json
 import os
 
 from absl import app, flags
 import jax
-import ml_collections
 import numpy as np
-import tqdm
 
+from dfrf_jax import api
 from dfrf_jax.cli import run_cli
 from dfrf_jax.config import default_config
 from dfrf_jax.data import audio_io
-from dfrf_jax.data.dataset import Identity, load_dataset
+from dfrf_jax.data.dataset import Identity
 from dfrf_jax.eval import report, video
-from dfrf_jax.eval.lpips import lpips_fn_from_paths
-from dfrf_jax.model.dfrf import build_model
-from dfrf_jax.preprocess import audio_features
-from dfrf_jax.render import sequence
-from dfrf_jax.train import checkpoints, progress
-from dfrf_jax.train.loop import near_far
+from dfrf_jax.train import progress
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run (or checkpoint folder, or dfrf-import-torch output).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset of the identity to render (authors\' layout).')
@@ -54,31 +47,7 @@ _SAMPLER = flags.DEFINE_enum('sampler', None, ['dense', 'accelerated'], 'Ray mar
                              'the model and stops opaque rays early.')
 
 
-def driving_windows(identity: Identity, config: ml_collections.ConfigDict, audio: str,
-                    fps: float) -> np.ndarray:
-  """Feature windows [T, 16, D] for new audio, computed the way the dataset's aud.npy was."""
-  if audio.endswith('.npy'):
-    rows = np.load(audio, allow_pickle=False)
-    num_frames = len(rows) if rows.ndim == 3 else len(rows) // 2
-    return audio_features.load_precomputed_features(audio, num_frames, config.model.win_size)
-  description_path = os.path.join(identity.root, audio_features.FEATURES_FILE)
-  if not os.path.exists(description_path):
-    raise ValueError(f'{description_path}: missing. The features of this dataset were not made by '
-                     'dfrf-preprocess, so they cannot be computed from a media file here; pass '
-                     'precomputed features (--audio=features.npy) and --audio_track=FILE')
-  with open(description_path) as f:
-    description = json.load(f)
-  expected = audio_features.describe_log_mel(config.preprocess)
-  if description != expected:
-    raise ValueError(f'{description_path}: the dataset\'s features {description} differ from the '
-                     f'extractor configured in this run ({expected})')
-  samples = audio_io.load_audio(audio, config.preprocess.audio.sample_rate)
-  num_frames = int(round(len(samples) / config.preprocess.audio.sample_rate * fps))
-  return audio_features.compute_audio_features(samples, config.preprocess.audio.sample_rate,
-                                               num_frames, config.preprocess)
-
-
-def _self_driven_track(identity: Identity, plan: sequence.SequencePlan, fps: float,
+def _self_driven_track(identity: Identity, plan: api.SequencePlan, fps: float,
                        out_dir: str) -> str | None:
   """The stretch of the identity's aud.wav under the rendered frames, written to out_dir."""
   wav = os.path.join(identity.root, 'aud.wav')
@@ -98,7 +67,7 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   progress.hide_orbax_info_logs()
-  config, params, step = checkpoints.load_checkpoint(_WORKDIR.value)
+  config, params, step = api.load_checkpoint(_WORKDIR.value)
   defaults = default_config().render
   with config.unlocked():
     for name in ('sampler', 'accel'):  # runs saved before the accelerated sampler existed
@@ -106,8 +75,7 @@ def main(argv: list[str]) -> None:
         config.render[name] = defaults[name]
     if _SAMPLER.value:
       config.render.sampler = _SAMPLER.value
-  identities = load_dataset(_DATA_DIR.value, config.data.bc_type, config.data.test_file,
-                            aud_window_shape=(config.model.win_size, config.model.aud_feature_dim))
+  identities = api.load_dataset(config, _DATA_DIR.value)
   if not 0 <= _IDENTITY.value < len(identities):
     raise app.UsageError(f'--identity={_IDENTITY.value}, but {_DATA_DIR.value} holds '
                          f'{len(identities)} identities')
@@ -115,32 +83,28 @@ def main(argv: list[str]) -> None:
   fps = config.eval.fps
   os.makedirs(_OUT.value, exist_ok=True)
   if _AUDIO.value:
-    plan = sequence.driven_plan(identity.val, driving_windows(identity, config, _AUDIO.value, fps),
-                                _MAX_FRAMES.value)
+    plan = api.driven_plan(identity.val, api.driving_windows(identity, config, _AUDIO.value, fps),
+                           _MAX_FRAMES.value)
     track = _AUDIO_TRACK.value or (None if _AUDIO.value.endswith('.npy') else _AUDIO.value)
   else:
-    plan = sequence.self_driven_plan(identity, identity.val, _MAX_FRAMES.value)
+    plan = api.self_driven_plan(identity, identity.val, _MAX_FRAMES.value)
     track = _self_driven_track(identity, plan, fps, _OUT.value)
 
-  model = build_model(config.model)
-  near, far = near_far([identity], config)
-  frames = []
-  outputs = sequence.render_plan(model, params, config, identity, plan, near, far, step,
-                                 jax.random.key(_SEED.value))
-  for out in tqdm.tqdm(outputs, total=len(plan.positions), desc='render', unit='frame'):
-    frames.append(np.clip(np.asarray(out.rgb), 0.0, 1.0))
-  frames = np.stack(frames)
+  model = api.build_model(config.model)
+  near, far = api.near_far([identity], config)
+  frames = api.render_sequence(model, params, config, identity, plan, near, far, step,
+                               jax.random.key(_SEED.value), show_progress=True)
   video.write_frames(os.path.join(_OUT.value, 'frames'), frames)
   mp4 = os.path.join(_OUT.value, 'render.mp4')
-  video.write_video(mp4, frames, fps=fps, audio_path=track)
+  api.write_video(mp4, frames, fps=fps, audio_path=track)
   print(f'wrote {len(frames)} frames and {mp4} ({"with" if track else "without"} audio)')
 
   if plan.has_ground_truth:
     gt = np.stack([identity.image(plan.split, int(p)) for p in plan.positions])
     bg = np.stack([identity.background(plan.split, int(p)) for p in plan.positions])
-    lpips_fn = lpips_fn_from_paths(config.eval.lpips_alexnet_path, config.eval.lpips_lin_path)
-    per_frame, summary = report.evaluate_frames(frames, gt, lpips_fn)
-    baseline = report.baseline_metrics(bg, gt, lpips_fn)
+    lpips_fn = api.lpips_fn_from_paths(config.eval.lpips_alexnet_path, config.eval.lpips_lin_path)
+    per_frame, summary = api.evaluate_frames(frames, gt, lpips_fn)
+    baseline = api.baseline_metrics(bg, gt, lpips_fn)
     print(report.metrics_table([{'frames': 'model', **summary}, {'frames': 'background only', **baseline}]))
     report.write_metrics_json(os.path.join(_OUT.value, 'metrics.json'), per_frame,
                               {**summary, 'step': step, 'baseline': baseline})

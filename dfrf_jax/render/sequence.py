@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import tqdm
 
 from dfrf_jax.data.audio_windows import smoothing_window
 from dfrf_jax.data.dataset import Identity, Split
@@ -140,9 +141,22 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
             jax.random.fold_in(key, t))
     if sampler == 'dense':
       yield render_image(model, params, frame, *args, height=cam.height, width=cam.width,
-                         render_config=render_config, chunk=config.render.chunk)
+                         render_config=render_config, chunk=config.render.chunk, use_warp=True)
     else:
       image, _, budget = accelerated.render_image_adaptive(
           model, params, frame, grid, *args, height=cam.height, width=cam.width,
           render_config=render_config, budget=budget)
       yield image
+
+
+def render_sequence(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
+                    plan: SequencePlan, near: float, far: float, step: int, key: jax.Array,
+                    show_progress: bool = False) -> np.ndarray:
+  """All frames of `plan` (`render_plan`) as one array [T, H, W, 3], colours clipped to [0, 1].
+
+  `show_progress` prints a tqdm bar on stderr.
+  """
+  outputs = render_plan(model, params, config, identity, plan, near, far, step, key)
+  if show_progress:
+    outputs = tqdm.tqdm(outputs, total=len(plan.positions), desc='render', unit='frame')
+  return np.stack([np.clip(np.asarray(out.rgb), 0.0, 1.0) for out in outputs])

@@ -15,11 +15,11 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
+from dfrf_jax import api
 from dfrf_jax import config as default_config
 from dfrf_jax.cli import run_cli
 from dfrf_jax.model import torch_import
 from dfrf_jax.train import checkpoints, progress
-from dfrf_jax.train.import_torch import import_checkpoint
 
 _CHECKPOINT = flags.DEFINE_string('checkpoint', None, "The authors' checkpoint, e.g. base.tar.")
 _OUT = flags.DEFINE_string('out', None, 'Output run folder (must not hold checkpoints yet).')
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
   progress.hide_orbax_info_logs()
   config = _CONFIG.value if _CONFIG.value is not None else default_config.default_config()
   try:
-    stored, step = import_checkpoint(_CHECKPOINT.value, _OUT.value, config)
+    stored, step = api.import_torch_checkpoint(_CHECKPOINT.value, _OUT.value, config)
   except (torch_import.CheckpointError, FileExistsError) as e:
     sys.exit(f'dfrf-import-torch: error: {e}')
   m = stored.model

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dfrf_jax.data.dataset import Identity, load_dataset
+from dfrf_jax.data.dataset import Identity, load_dataset_from_config
 from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.train import batches, checkpoints, optimizer, progress, state as state_lib, validation
 from dfrf_jax.train.step import make_train_step
@@ -44,7 +44,8 @@ def near_far(identities: list[Identity], config: ml_collections.ConfigDict) -> t
   return min(n for n, _ in given), max(f for _, f in given)
 
 
-def _replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
+def replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
+  """`tree` placed whole on every device of `mesh` (how params and train states live)."""
   return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 
 
@@ -71,7 +72,7 @@ def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
     state = state_lib.TrainState(step=jnp.asarray(meta['step'], jnp.int32),
                                  params=restored['params'], opt_state=restored['opt_state'],
                                  key=key)
-    return _replicate(state, mesh), batches.rng_from_state(meta['data_state'])
+    return replicate(state, mesh), batches.rng_from_state(meta['data_state'])
   if config.init_from:
     base_config, base_params, base_step = checkpoints.load_checkpoint(config.init_from)
     del base_config  # The architecture is checked against the params themselves.
@@ -82,7 +83,7 @@ def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
   else:
     params, step = state_lib.fresh_params(model, init_key), 0
   state = state_lib.new_state(params, run_key, step)
-  return _replicate(state, mesh), np.random.default_rng(config.seed)
+  return replicate(state, mesh), np.random.default_rng(config.seed)
 
 
 def _check_finite(step: int, metrics: dict[str, Any], mgr: Any) -> dict[str, float]:
@@ -119,8 +120,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
                      'devices the rays are split over; choose a multiple of the device count')
   if not config.data_dir:
     raise ValueError('config.data_dir is empty; pass --config.data_dir=DATASET')
-  identities = load_dataset(config.data_dir, config.data.bc_type, config.data.test_file,
-                            (config.model.win_size, config.model.aud_feature_dim))
+  identities = load_dataset_from_config(config)
   near, far = near_far(identities, config)
   model = build_model(config.model)
   os.makedirs(workdir, exist_ok=True)

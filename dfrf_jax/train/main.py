@@ -16,8 +16,9 @@ from absl import app, flags
 import jax
 from ml_collections import config_flags
 
-from dfrf_jax.train import loop, progress
+from dfrf_jax import api
 from dfrf_jax.cli import run_cli
+from dfrf_jax.train import progress
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config file (configs/*.py); override fields with --config.<field>=value.',
@@ -39,7 +40,7 @@ def main(argv: list[str]) -> None:
   if _COORDINATOR.value is not None:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
-  loop.train(_CONFIG.value, _WORKDIR.value)
+  api.train(_CONFIG.value, _WORKDIR.value)
 
 
 def run() -> None:

@@ -1,4 +1,8 @@
-"""Renders one held-out frame during training, for the validation image summary."""
+"""One val frame with its fixed render-time references: loading it and rendering it with the dense sampler.
+
+Training renders `config.train.val_frame` for its image summary; `dfrf_jax.api.render_frame` is the same
+function for notebooks.
+"""
 
 import chex
 import jax
@@ -50,16 +54,38 @@ def load_val_frame(identity: Identity, config: ml_collections.ConfigDict) -> Val
       ref_poses=np.asarray(train.poses[refs]))
 
 
-def render_val(model: DFRF, params: Params, frame: ValFrame, config: ml_collections.ConfigDict,
-               near: float, far: float, key: jax.Array, smoothing: bool,
-               use_warp: bool) -> tuple[np.ndarray, float]:
-  """Renders `frame` with the current params: ([H, W, 3] fine rgb, its PSNR in dB)."""
+def render_frame(model: DFRF, params: Params, config: ml_collections.ConfigDict, frame: ValFrame,
+                 near: float, far: float, key: jax.Array | None, smoothing: bool = True,
+                 use_warp: bool = True) -> jax.Array:
+  """Renders one frame with the dense sampler.
+
+  Args:
+    model, params: the DFRF module and its params.
+    config: the run config (its `render` section).
+    frame: pose, intrinsics, torso/background plate, audio window [smo_size, 16, D] and references;
+      any field may be replaced (`frame.replace(aud=...)`), e.g. to drive it with other audio.
+    near, far: depth bounds, world units.
+    key: PRNG key of the slot noise; None only with `model.slot_init = 'mean'`.
+    smoothing: blend the audio codes with AudioAttNet (on once step >= `train.nosmo_iters`).
+    use_warp: apply the warp module (on once step >= `train.warp_start_step`).
+
+  Returns:
+    [H, W, 3] fine colour in [0, 1]; H x W is the size of `frame.bg`.
+  """
+  chex.assert_rank([frame.bg, frame.c2w, frame.intrinsics, frame.ref_images], [3, 2, 1, 4])
   code = audio_code(model, params, frame.aud, smoothing)
   inputs = frame_inputs(model, params, code, frame.ref_images, frame.ref_poses, frame.intrinsics[0])
-  height, width = frame.image.shape[:2]
+  height, width = frame.bg.shape[:2]
   out = render_image(model, params, inputs, frame.c2w, frame.bg, frame.intrinsics, near, far, key,
                      height=height, width=width,
                      render_config=ml_collections.FrozenConfigDict(config.render),
                      chunk=config.render.chunk, use_warp=use_warp)
-  rgb = np.asarray(out.rgb)
+  return out.rgb
+
+
+def render_val(model: DFRF, params: Params, frame: ValFrame, config: ml_collections.ConfigDict,
+               near: float, far: float, key: jax.Array, smoothing: bool,
+               use_warp: bool) -> tuple[np.ndarray, float]:
+  """Renders `frame` with the current params: ([H, W, 3] fine rgb, its PSNR in dB)."""
+  rgb = np.asarray(render_frame(model, params, config, frame, near, far, key, smoothing, use_warp))
   return rgb, float(losses.psnr(np.mean((rgb - frame.image) ** 2)))

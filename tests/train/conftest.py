@@ -1,16 +1,9 @@
-"""Shared set-up of the training tests: a persistent XLA cache and the tiny test config.
-
-Every `train()` call builds a new jitted step; the persistent compilation cache (also handed to
-subprocesses through the environment) makes each distinct program compile once per session.
-"""
+"""Shared set-up of the training tests: the fixture's paths and the tiny test config."""
 
 import os
 import sys
 
-import jax
-from jax.experimental.compilation_cache import compilation_cache
 import ml_collections
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATASET = os.path.join(ROOT, 'tests', 'fixtures', 'parity', 'dataset', 'synth_fixture')
@@ -18,26 +11,6 @@ TORCH_CHECKPOINT = os.path.join(ROOT, 'tests', 'fixtures', 'parity', '000060_hea
 sys.path.insert(0, os.path.join(ROOT, 'configs'))
 
 import test as test_config  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-
-@pytest.fixture(scope='session', autouse=True)
-def xla_cache(tmp_path_factory: pytest.TempPathFactory):
-  cache = str(tmp_path_factory.mktemp('xla_cache'))
-  saved = {k: os.environ.get(k) for k in ('JAX_COMPILATION_CACHE_DIR',
-                                          'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS')}
-  os.environ['JAX_COMPILATION_CACHE_DIR'] = cache
-  os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0'
-  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-  compilation_cache.reset_cache()
-  compilation_cache.set_cache_dir(cache)
-  yield cache
-  compilation_cache.reset_cache()
-  jax.config.update('jax_compilation_cache_dir', None)
-  for key, value in saved.items():
-    if value is None:
-      os.environ.pop(key, None)
-    else:
-      os.environ[key] = value
 
 
 def tiny_config(**train: int) -> ml_collections.ConfigDict:

@@ -1,0 +1,24 @@
+"""dfrf-jax: Dynamic Facial Radiance Fields in JAX/Flax.
+
+The functional API (`dfrf_jax.api`) is available as attributes of the package, imported on first
+use so that `import dfrf_jax` stays cheap:
+
+  import dfrf_jax
+  config = dfrf_jax.load_config('test', data_dir='data/finetune')
+"""
+
+import importlib
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+  api = importlib.import_module('dfrf_jax.api')
+  if name == 'api':
+    return api
+  if name in api.__all__:
+    return getattr(api, name)
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__() -> list[str]:
+  return sorted(importlib.import_module('dfrf_jax.api').__all__ + ['api'])
