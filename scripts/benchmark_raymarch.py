@@ -103,15 +103,11 @@ def _frames_for_grid(model, params, identity, config, rng, count):
 
 
 def _grid_update_fn(model, config, num_cells, decay):
-  """A jitted `update_occupancy(grid, key, params, frames)`; params and frames stay arguments."""
+  """`update_occupancy(grid, key, params, frames)` with the model's max density over `frames`."""
   a = config.render.accel
-
-  def update(grid, key, params, frames):
-    fn = lambda p, k: occupancy.max_density(model, params, frames, p, k, use_warp=True,
-                                            point_chunk=a.point_chunk)
-    return occupancy.update_occupancy(grid, key, fn, num_cells=num_cells, decay=decay)
-
-  return jax.jit(update)
+  return lambda grid, key, params, frames: occupancy.update_from_model(
+      grid, key, model, params, frames, num_cells=num_cells, decay=decay, use_warp=True,
+      point_chunk=a.point_chunk)
 
 
 def train(model, params, identity, config, sampler, steps, seed, aabb):

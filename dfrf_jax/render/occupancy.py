@@ -12,6 +12,7 @@ Everything is a pure function of arrays, so a trainer can call `update_occupancy
 arrays in its checkpoint.
 """
 
+import functools
 from typing import Callable
 
 import chex
@@ -190,3 +191,18 @@ def max_density(model: DFRF, params: dict, frames: FrameInputs, points: jax.Arra
 
   keys = jax.random.split(key, num_conditions)
   return jnp.max(jax.lax.map(one_condition, (frames, keys)), 0)
+
+
+@functools.partial(jax.jit, static_argnames=('model', 'num_cells', 'decay', 'use_warp', 'point_chunk'))
+def update_from_model(grid: OccupancyGrid, key: jax.Array, model: DFRF, params: dict,
+                      frames: FrameInputs, *, num_cells: int | None, decay: float, use_warp: bool,
+                      point_chunk: int) -> OccupancyGrid:
+  """`update_occupancy` with `max_density` of `model` over `frames`, compiled once per setting.
+
+  The parameters and conditions are arguments of the compiled program, not constants baked into it
+  (which XLA would try to constant-fold), so a trainer can call this every few steps. With
+  `num_cells=None, decay=1.0` on a fresh grid it builds the grid of a trained model.
+  """
+  density_fn = lambda points, k: max_density(model, params, frames, points, k, use_warp=use_warp,
+                                             point_chunk=point_chunk)
+  return update_occupancy(grid, key, density_fn, num_cells=num_cells, decay=decay)

@@ -95,9 +95,8 @@ def occupancy_for_plan(model: DFRF, params: dict, config: ml_collections.ConfigD
   picks = np.linspace(0, len(codes) - 1, min(a.update_conditions, len(codes))).round().astype(int)
   frames = jax.tree.map(lambda x: jnp.broadcast_to(x, (len(picks),) + x.shape), shared)
   frames = frames.replace(audio_code=codes[picks])
-  density_fn = lambda points, k: occupancy.max_density(model, params, frames, points, k,
-                                                       use_warp=True, point_chunk=a.point_chunk)
-  return occupancy.update_occupancy(grid, key, jax.jit(density_fn), num_cells=None, decay=1.0)
+  return occupancy.update_from_model(grid, key, model, params, frames, num_cells=None, decay=1.0,
+                                     use_warp=True, point_chunk=a.point_chunk)
 
 
 def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
