@@ -63,12 +63,14 @@ def default_config() -> ml_collections.ConfigDict:
   a = r.accel = ml_collections.ConfigDict()  # accelerated sampler only (no authors' flags)
   a.grid_resolution = 64        # occupancy cells per axis over the cameras' near-far box
   a.density_threshold = 0.5     # a cell is occupied when its stored max density exceeds this
+  a.dilation = 1                # the grid is max-filtered over this many cells before skipping
   a.termination_threshold = 1e-3  # rendering: a ray stops below this transmittance (0: never)
   a.num_segments = 4            # depth segments per pass (termination is checked between them)
   a.point_chunk = 65536         # compacted samples per network call
   a.initial_fraction = 0.25     # first budget: this share of every segment's samples
   a.budget_headroom = 1.2       # next budget = requested samples x headroom ...
-  a.budget_granularity = 4096   # ... rounded up to a multiple of this (fewer recompilations)
+  a.budget_granularity = 1024   # ... rounded up to a multiple of this (fewer recompilations)
+  a.budget_shrink_below = 0.5   # refit a budget when what is needed falls below this share of it
   a.update_conditions = 4       # audio codes whose max density a render-time grid stores
 
   d = c.data = ml_collections.ConfigDict()

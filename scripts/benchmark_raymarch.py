@@ -289,7 +289,9 @@ def main() -> None:
         'max_abs_diff': float(jnp.max(jnp.abs(acc.rgb - dense.rgb))),
         'samples_per_ray': {
             'dense': r.N_samples + r.N_samples + r.N_importance,
-            'accel': (int(stats.coarse_evaluated) + int(stats.fine_evaluated)) / num_rays},
+            'accel': (int(stats.coarse_evaluated) + int(stats.fine_evaluated)) / num_rays,
+            # What the accelerated frame computed: its budgets, padding included.
+            'accel_budget': (sum(budget.coarse) + sum(budget.fine)) / num_rays},
         'rays_skipped_share': int(stats.rays_skipped) / num_rays,
         'overflow': int(stats.overflow),
         'budget': {'coarse': list(budget.coarse), 'fine': list(budget.fine)},

@@ -3,6 +3,7 @@ unless the budget is too small, in which case the loss is counted."""
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from dfrf_jax.render import accelerated, occupancy
@@ -11,11 +12,15 @@ from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE
 RESOLUTION = 4
 
 
-def _render(scene, grid, budget, params=None):
+def _render(scene, grid, budget, params=None, dilation=0):
+  """The accelerated render of the scene's rays; the grid is used as given unless `dilation`."""
   params = scene.params if params is None else params
+  config = ml_collections.ConfigDict(scene.render_config.to_dict())
+  config.accel.dilation = dilation
+  config = ml_collections.FrozenConfigDict(config)
   return jax.jit(lambda p: accelerated.render_rays_accelerated(
       scene.model, p, scene.frame, grid, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR,
-      scene.render_config, None, False, budget=budget))(params)
+      config, None, False, budget=budget))(params)
 
 
 def _grid(scene, occupied_x_cells):
@@ -75,3 +80,11 @@ def test_compaction_keeps_every_occupied_sample_and_counts_overflow(scene):
   assert int(stats.coarse_evaluated) == count - 7
   assert int(stats.overflow) == 7 + max(0, int(stats.fine_requested[0]) - fine_count - 64)
   assert float(jnp.max(jnp.abs(out.coarse.weights - ref.coarse.weights))) > 1e-6
+
+
+def test_dilation_marks_the_neighbouring_cells_occupied(scene):
+  roomy = accelerated.SampleBudget(coarse=(2048,), fine=(4096,))
+  _, dilated = _render(scene, _grid(scene, 2), roomy, dilation=1)
+  _, wider = _render(scene, _grid(scene, 3), roomy)
+  assert int(dilated.coarse_requested[0]) == int(wider.coarse_requested[0]) == _coarse_occupied_count(
+      scene, _grid(scene, 3))

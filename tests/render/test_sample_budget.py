@@ -28,3 +28,19 @@ def test_initial_budget_covers_a_fraction_of_each_segment():
   got = accelerated.initial_budget(10, ml_collections.FrozenConfigDict(c.render))
   # Coarse: 15 inner samples in segments of 5, 5, 5; fine: 31 in 10, 11, 10 (x 10 rays x 0.5).
   assert got == accelerated.SampleBudget(coarse=(32, 32, 32), fine=(56, 56, 56))
+
+
+def _with_overflow(stats, overflow):
+  return stats.replace(overflow=jnp.asarray(overflow, jnp.int32))
+
+
+def test_next_budget_grows_on_overflow_shrinks_when_far_too_large_else_keeps():
+  budget = accelerated.SampleBudget(coarse=(256,), fine=(512,))
+  refit = lambda stats: accelerated.next_budget(budget, stats, headroom=1.0, granularity=64,
+                                                shrink_below=0.5)
+  # Overflow: the refit budget, whatever its size.
+  assert refit(_with_overflow(_stats([300], [400]), 44)) == accelerated.SampleBudget((320,), (448,))
+  # Enough, and the refit total (64 + 320 = 384) is not below half of 768: kept (no recompilation).
+  assert refit(_stats([10], [300])) is budget
+  # Enough, and the refit total (64 + 256 = 320) is below half of 768: shrunk.
+  assert refit(_stats([10], [200])) == accelerated.SampleBudget((64,), (256,))
