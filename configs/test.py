@@ -25,6 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
   m.num_slots, m.slot_dim, m.slot_iters, m.slot_side_dim = 2, 16, 1, 8
   m.num_reference_images = 2
   c.render.N_samples, c.render.N_importance, c.render.chunk = 8, 8, 1024
+  c.render.accel.grid_resolution = 16
   c.data.N_rand = 64
   c.data.test_ref_positions = ()
   t = c.train

@@ -57,8 +57,9 @@ def default_config() -> ml_collections.ConfigDict:
   r.far = 0.9              # far
   # 'accelerated': occupancy-grid empty-space skipping, compaction, early termination (this port's
   # renderer, render/accelerated.py). 'dense': every sample of every ray, as the authors' code (the
-  # parity reference). The authors have no such flag.
-  r.sampler = 'dense'
+  # parity reference). Frames rendered (dfrf-render, render_sequence) use it; the training step's
+  # rays and its validation image use the dense path. The authors have no such flag.
+  r.sampler = 'accelerated'
 
   a = r.accel = ml_collections.ConfigDict()  # accelerated sampler only (no authors' flags)
   a.grid_resolution = 64        # occupancy cells per axis over the cameras' near-far box

@@ -70,9 +70,13 @@ def main(argv: list[str]) -> None:
   config, params, step = api.load_checkpoint(_WORKDIR.value)
   defaults = default_config().render
   with config.unlocked():
-    for name in ('sampler', 'accel'):  # runs saved before the accelerated sampler existed
+    # Runs saved by an older version lack the newer render fields: those take today's defaults.
+    for name in ('sampler', 'accel'):
       if name not in config.render:
         config.render[name] = defaults[name]
+    for name, value in defaults.accel.items():
+      if name not in config.render.accel:
+        config.render.accel[name] = value
     if _SAMPLER.value:
       config.render.sampler = _SAMPLER.value
   identities = api.load_dataset(config, _DATA_DIR.value)
