@@ -290,6 +290,21 @@ def fit_budget(stats: MarchStats, *, headroom: float, granularity: int) -> Sampl
                       fine=tuple(_round_up(float(f) * headroom, granularity) for f in fine))
 
 
+def adapt_budget(budget: SampleBudget, stats: MarchStats, *, headroom: float, granularity: int,
+                 shrink_below: float = 0.5) -> SampleBudget:
+  """The budget for the next training step (host side), refitted only when it is off.
+
+  Stays `budget` (no recompilation) unless occupied samples were dropped (`stats.overflow > 0`) or the
+  fitted budget (`fit_budget`) totals less than `shrink_below` times `budget`'s; then it is the fitted
+  one.
+  """
+  fitted = fit_budget(stats, headroom=headroom, granularity=granularity)
+  if int(stats.overflow) > 0 or sum(fitted.coarse + fitted.fine) < shrink_below * sum(
+      budget.coarse + budget.fine):
+    return fitted
+  return budget
+
+
 def render_image_adaptive(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid,
                           c2w: jax.Array, bg_image: jax.Array, intrinsics: jax.Array, near: float,
                           far: float, key: jax.Array | None, *, height: int, width: int,

@@ -3,8 +3,13 @@
 Re-running the same command with the same workdir resumes from its latest checkpoint and produces the
 same params as an uninterrupted run: step s draws its PRNG key as fold_in(key, s), and the host data
 stream continues from the numpy bit_generator state saved with the checkpoint.
+
+With `train.sampler='accelerated'` the loop also keeps the occupancy grid (`train/grid.py`; its updates
+draw their keys from fold_in(split(key)[0], s)) and the static sample budget, refitted from each step's
+MarchStats one step late (`accelerated.adapt_budget`); both are saved with every checkpoint.
 """
 
+import dataclasses
 import os
 from typing import Any
 
@@ -16,7 +21,10 @@ import numpy as np
 
 from dfrf_jax.data.dataset import Identity, load_dataset_from_config
 from dfrf_jax.model.dfrf import DFRF, build_model
-from dfrf_jax.train import batches, checkpoints, optimizer, progress, state as state_lib, validation
+from dfrf_jax.render import accelerated
+from dfrf_jax.render.occupancy import OccupancyGrid
+from dfrf_jax.train import batches, checkpoints, grid as grid_lib, optimizer, progress
+from dfrf_jax.train import state as state_lib, validation
 from dfrf_jax.train.step import make_train_step
 
 DATA_AXIS = 'data'
@@ -58,9 +66,55 @@ def _abstract_state(model: DFRF, mesh: jax.sharding.Mesh) -> tuple[Any, Any]:
   return jax.tree.map(place, params), jax.tree.map(place, opt_state)
 
 
-def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
-                  mesh: jax.sharding.Mesh) -> tuple[state_lib.TrainState, np.random.Generator]:
-  """The state a run starts from and its host data stream: resumed, from `init_from`, or fresh."""
+@dataclasses.dataclass(frozen=True)
+class Start:
+  """Where a run starts.
+
+  state: the train state, replicated. rng: the host data stream.
+  grid, budget: the occupancy grid (replicated) and the sample budget of the accelerated sampler;
+    None with the dense one.
+  """
+  state: state_lib.TrainState
+  rng: np.random.Generator
+  grid: OccupancyGrid | None
+  budget: accelerated.SampleBudget | None
+
+
+def grid_key(key: jax.Array, step: int) -> jax.Array:
+  """The PRNG key of the occupancy-grid update after global step `step` (and of the first fill)."""
+  return jax.random.fold_in(jax.random.split(key)[0], step)
+
+
+def _sampling_start(model: DFRF, config: ml_collections.ConfigDict, identities: list[Identity],
+                    near: float, far: float, state: state_lib.TrainState,
+                    restored: dict[str, Any] | None, mesh: jax.sharding.Mesh
+                    ) -> tuple[OccupancyGrid | None, accelerated.SampleBudget | None]:
+  """The accelerated sampler's grid and budget: from the checkpoint being resumed, else new."""
+  if config.train.sampler != 'accelerated':
+    return None, None
+  grid, budget = None, None
+  if restored is not None:
+    grid = restored['occupancy']
+    if 'budget' in restored['meta']:
+      stored = restored['meta']['budget']
+      budget = accelerated.SampleBudget(coarse=tuple(stored['coarse']), fine=tuple(stored['fine']))
+  if budget is None:
+    budget = accelerated.initial_budget(config.data.N_rand, config.render)
+  if grid is None:
+    step = int(state.step)
+    if restored is not None:
+      logging.info('The checkpoint at step %d holds no occupancy grid: filling a new one.', step)
+    # Stream 1 of the seed: the first conditions leave the data stream (seeded by `seed`) untouched.
+    grid = grid_lib.initial_grid(
+        model, state.params, identities, config, near, far, np.random.default_rng([config.seed, 1]),
+        grid_key(state.key, step), smoothing=step >= config.train.nosmo_iters,
+        use_warp=step >= config.train.warp_start_step)
+  return replicate(grid, mesh), budget
+
+
+def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any, mesh: jax.sharding.Mesh,
+                  identities: list[Identity], near: float, far: float) -> Start:
+  """Where a run starts: resumed from `mgr`'s latest checkpoint, from `init_from`, or fresh."""
   init_key, run_key = jax.random.split(jax.random.key(config.seed))
   latest = mgr.latest_step()
   if latest is not None:
@@ -69,10 +123,11 @@ def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
     meta = restored['meta']
     key = jax.random.wrap_key_data(np.asarray(meta['key'], np.uint32))
     logging.info('Resuming from %s at step %d.', mgr.directory, latest)
-    state = state_lib.TrainState(step=jnp.asarray(meta['step'], jnp.int32),
-                                 params=restored['params'], opt_state=restored['opt_state'],
-                                 key=key)
-    return replicate(state, mesh), batches.rng_from_state(meta['data_state'])
+    state = replicate(state_lib.TrainState(step=jnp.asarray(meta['step'], jnp.int32),
+                                           params=restored['params'],
+                                           opt_state=restored['opt_state'], key=key), mesh)
+    grid, budget = _sampling_start(model, config, identities, near, far, state, restored, mesh)
+    return Start(state, batches.rng_from_state(meta['data_state']), grid, budget)
   if config.init_from:
     base_config, base_params, base_step = checkpoints.load_checkpoint(config.init_from)
     del base_config  # The architecture is checked against the params themselves.
@@ -82,8 +137,9 @@ def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
                  step)
   else:
     params, step = state_lib.fresh_params(model, init_key), 0
-  state = state_lib.new_state(params, run_key, step)
-  return replicate(state, mesh), np.random.default_rng(config.seed)
+  state = replicate(state_lib.new_state(params, run_key, step), mesh)
+  grid, budget = _sampling_start(model, config, identities, near, far, state, None, mesh)
+  return Start(state, np.random.default_rng(config.seed), grid, budget)
 
 
 def _check_finite(step: int, metrics: dict[str, Any], mgr: Any) -> dict[str, float]:
@@ -125,7 +181,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   model = build_model(config.model)
   os.makedirs(workdir, exist_ok=True)
   mgr = checkpoints.manager(os.path.join(workdir, checkpoints.CHECKPOINT_DIR), t.keep_checkpoints)
-  state, rng = initial_state(model, config, mgr, mesh)
+  start = initial_state(model, config, mgr, mesh, identities, near, far)
+  state, grid, budget = start.state, start.grid, start.budget
   step = int(state.step)
   step_fn = make_train_step(model, config, near, far, mesh)
   val_frame = validation.load_val_frame(identities[0], config)
@@ -135,27 +192,41 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   def save(at: int, data_state: dict[str, Any]) -> None:
     meta = {'key': np.asarray(jax.random.key_data(state.key)).tolist(), 'data_state': data_state,
             'source': 'dfrf-train'}
-    checkpoints.save(mgr, at, state.params, config, meta, state.opt_state)
+    if budget is not None:
+      meta['budget'] = {'coarse': list(budget.coarse), 'fine': list(budget.fine)}
+    checkpoints.save(mgr, at, state.params, config, meta, state.opt_state, grid)
 
-  stream = batches.prefetch(batches.batches(rng, identities, config), t.prefetch)
+  def take(at: int, metrics: dict[str, Any]) -> None:
+    """Checks and reports step `at`'s metrics; refits the budget from its MarchStats."""
+    nonlocal budget
+    march = metrics.pop('march', None)
+    values = _check_finite(at, metrics, mgr)
+    if march is not None:
+      budget = accelerated.adapt_budget(budget, march, headroom=config.render.accel.budget_headroom,
+                                        granularity=config.render.accel.budget_granularity)
+    if lead and (at + 1) % t.i_print == 0:
+      reporter.scalars(at + 1, values)
+
+  stream = batches.prefetch(batches.batches(start.rng, identities, config), t.prefetch)
   pending = None
   try:
     while step < t.N_iters:
       batch, data_state = next(stream)
       smoothing, use_warp = step >= t.nosmo_iters, step >= t.warp_start_step
-      state, metrics = step_fn(state, batches.shard(batch, mesh), smoothing, use_warp)
+      sampling = () if grid is None else (grid, budget)
+      state, metrics = step_fn(state, batches.shard(batch, mesh), smoothing, use_warp, *sampling)
       if pending is not None:  # Checked one step late, so the device is never idle meanwhile.
-        values = _check_finite(*pending, mgr)
-        if lead and (pending[0] + 1) % t.i_print == 0:
-          reporter.scalars(pending[0] + 1, values)
+        take(*pending)
       pending = (step, metrics)
       step += 1
       if reporter:
         reporter.advance()
+      if grid is not None and grid_lib.is_update_step(step, t):
+        grid = replicate(grid_lib.update_grid(grid, model, state.params, batch, config, step,
+                                              grid_key(state.key, step), smoothing=smoothing,
+                                              use_warp=use_warp), mesh)
       if step % t.i_weights == 0 or step == t.N_iters or step % t.i_img == 0:
-        values = _check_finite(*pending, mgr)
-        if lead and step % t.i_print == 0:
-          reporter.scalars(step, values)
+        take(*pending)
         pending = None
         if step % t.i_weights == 0 or step == t.N_iters:
           save(step, data_state)
