@@ -28,3 +28,18 @@ def test_initial_budget_covers_a_fraction_of_each_segment():
   got = accelerated.initial_budget(10, ml_collections.FrozenConfigDict(c.render))
   # Coarse: 15 inner samples in segments of 5, 5, 5; fine: 31 in 10, 11, 10 (x 10 rays x 0.5).
   assert got == accelerated.SampleBudget(coarse=(32, 32, 32), fine=(56, 56, 56))
+
+
+def _overflowing(coarse, fine, overflow):
+  return _stats(coarse, fine).replace(overflow=jnp.array(overflow, jnp.int32))
+
+
+def test_adapt_budget_grows_on_overflow_and_shrinks_only_when_far_above_need():
+  budget = accelerated.SampleBudget(coarse=(256,), fine=(512,))
+  adapt = lambda stats: accelerated.adapt_budget(budget, stats, headroom=1.5, granularity=64)
+  # Dropped samples: 300 * 1.5 = 450 -> 512, 500 * 1.5 = 750 -> 768.
+  assert adapt(_overflowing([300], [500], 44)) == accelerated.SampleBudget(coarse=(512,), fine=(768,))
+  # Fits, fitted total 192 + 384 = 576 >= half of 768: unchanged (no recompilation).
+  assert adapt(_stats([120], [250])) is budget
+  # Fits, fitted total 64 + 128 = 192 < 384: shrinks to the fitted budget.
+  assert adapt(_stats([10], [80])) == accelerated.SampleBudget(coarse=(64,), fine=(128,))
