@@ -103,11 +103,16 @@ def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | Non
   restored = mgr.restore(step, args=ocp.args.Composite(**items))
   out = {name: restored[name] for name in items}
   out['config'] = config_from_json(out['config'])
-  out[OCCUPANCY_ITEM] = _restore_occupancy(mgr, step)
+  out[OCCUPANCY_ITEM] = restore_occupancy(mgr, step)
   return out
 
 
-def _restore_occupancy(mgr: ocp.CheckpointManager, step: int) -> OccupancyGrid | None:
+def restore_meta(mgr: ocp.CheckpointManager, step: int) -> dict[str, Any]:
+  """The `meta` item of checkpoint `step`."""
+  return mgr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
+
+
+def restore_occupancy(mgr: ocp.CheckpointManager, step: int) -> OccupancyGrid | None:
   """The `occupancy` item of checkpoint `step` as float32 arrays, or None when it has none."""
   folder = os.path.join(os.fspath(mgr.directory), str(step))
   if not os.path.isdir(os.path.join(folder, OCCUPANCY_ITEM)):
@@ -174,5 +179,5 @@ def load_occupancy(path: str) -> OccupancyGrid | None:
     NoCheckpointError: `path` holds no checkpoint.
   """
   directory, step = locate(path)
-  return _restore_occupancy(manager(directory), step)
+  return restore_occupancy(manager(directory), step)
 

@@ -9,7 +9,6 @@ draw their keys from fold_in(split(key)[0], s)) and the static sample budget, re
 MarchStats one step late (`accelerated.adapt_budget`); both are saved with every checkpoint.
 """
 
-import dataclasses
 import os
 from typing import Any
 
@@ -66,43 +65,35 @@ def _abstract_state(model: DFRF, mesh: jax.sharding.Mesh) -> tuple[Any, Any]:
   return jax.tree.map(place, params), jax.tree.map(place, opt_state)
 
 
-@dataclasses.dataclass(frozen=True)
-class Start:
-  """Where a run starts.
-
-  state: the train state, replicated. rng: the host data stream.
-  grid, budget: the occupancy grid (replicated) and the sample budget of the accelerated sampler;
-    None with the dense one.
-  """
-  state: state_lib.TrainState
-  rng: np.random.Generator
-  grid: OccupancyGrid | None
-  budget: accelerated.SampleBudget | None
-
-
 def grid_key(key: jax.Array, step: int) -> jax.Array:
   """The PRNG key of the occupancy-grid update after global step `step` (and of the first fill)."""
   return jax.random.fold_in(jax.random.split(key)[0], step)
 
 
-def _sampling_start(model: DFRF, config: ml_collections.ConfigDict, identities: list[Identity],
-                    near: float, far: float, state: state_lib.TrainState,
-                    restored: dict[str, Any] | None, mesh: jax.sharding.Mesh
-                    ) -> tuple[OccupancyGrid | None, accelerated.SampleBudget | None]:
-  """The accelerated sampler's grid and budget: from the checkpoint being resumed, else new."""
+def initial_sampling(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
+                     mesh: jax.sharding.Mesh, state: state_lib.TrainState,
+                     identities: list[Identity], near: float, far: float
+                     ) -> tuple[OccupancyGrid | None, accelerated.SampleBudget | None]:
+  """The accelerated sampler's grid (replicated) and budget; (None, None) with the dense sampler.
+
+  Resuming, both come from `mgr`'s latest checkpoint; otherwise (or when it has none) the budget is
+  `initial_budget` and the grid is filled from `state`'s params (`grid.initial_grid`).
+  """
   if config.train.sampler != 'accelerated':
     return None, None
   grid, budget = None, None
-  if restored is not None:
-    grid = restored['occupancy']
-    if 'budget' in restored['meta']:
-      stored = restored['meta']['budget']
-      budget = accelerated.SampleBudget(coarse=tuple(stored['coarse']), fine=tuple(stored['fine']))
+  latest = mgr.latest_step()
+  if latest is not None:
+    grid = checkpoints.restore_occupancy(mgr, latest)
+    meta = checkpoints.restore_meta(mgr, latest)
+    if 'budget' in meta:
+      budget = accelerated.SampleBudget(coarse=tuple(meta['budget']['coarse']),
+                                        fine=tuple(meta['budget']['fine']))
   if budget is None:
     budget = accelerated.initial_budget(config.data.N_rand, config.render)
   if grid is None:
     step = int(state.step)
-    if restored is not None:
+    if latest is not None:
       logging.info('The checkpoint at step %d holds no occupancy grid: filling a new one.', step)
     # Stream 1 of the seed: the first conditions leave the data stream (seeded by `seed`) untouched.
     grid = grid_lib.initial_grid(
@@ -112,9 +103,9 @@ def _sampling_start(model: DFRF, config: ml_collections.ConfigDict, identities: 
   return replicate(grid, mesh), budget
 
 
-def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any, mesh: jax.sharding.Mesh,
-                  identities: list[Identity], near: float, far: float) -> Start:
-  """Where a run starts: resumed from `mgr`'s latest checkpoint, from `init_from`, or fresh."""
+def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
+                  mesh: jax.sharding.Mesh) -> tuple[state_lib.TrainState, np.random.Generator]:
+  """The state a run starts from and its host data stream: resumed, from `init_from`, or fresh."""
   init_key, run_key = jax.random.split(jax.random.key(config.seed))
   latest = mgr.latest_step()
   if latest is not None:
@@ -123,11 +114,10 @@ def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any, mesh
     meta = restored['meta']
     key = jax.random.wrap_key_data(np.asarray(meta['key'], np.uint32))
     logging.info('Resuming from %s at step %d.', mgr.directory, latest)
-    state = replicate(state_lib.TrainState(step=jnp.asarray(meta['step'], jnp.int32),
-                                           params=restored['params'],
-                                           opt_state=restored['opt_state'], key=key), mesh)
-    grid, budget = _sampling_start(model, config, identities, near, far, state, restored, mesh)
-    return Start(state, batches.rng_from_state(meta['data_state']), grid, budget)
+    state = state_lib.TrainState(step=jnp.asarray(meta['step'], jnp.int32),
+                                 params=restored['params'], opt_state=restored['opt_state'],
+                                 key=key)
+    return replicate(state, mesh), batches.rng_from_state(meta['data_state'])
   if config.init_from:
     base_config, base_params, base_step = checkpoints.load_checkpoint(config.init_from)
     del base_config  # The architecture is checked against the params themselves.
@@ -137,9 +127,8 @@ def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any, mesh
                  step)
   else:
     params, step = state_lib.fresh_params(model, init_key), 0
-  state = replicate(state_lib.new_state(params, run_key, step), mesh)
-  grid, budget = _sampling_start(model, config, identities, near, far, state, None, mesh)
-  return Start(state, np.random.default_rng(config.seed), grid, budget)
+  state = state_lib.new_state(params, run_key, step)
+  return replicate(state, mesh), np.random.default_rng(config.seed)
 
 
 def _check_finite(step: int, metrics: dict[str, Any], mgr: Any) -> dict[str, float]:
@@ -181,8 +170,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   model = build_model(config.model)
   os.makedirs(workdir, exist_ok=True)
   mgr = checkpoints.manager(os.path.join(workdir, checkpoints.CHECKPOINT_DIR), t.keep_checkpoints)
-  start = initial_state(model, config, mgr, mesh, identities, near, far)
-  state, grid, budget = start.state, start.grid, start.budget
+  state, rng = initial_state(model, config, mgr, mesh)
+  grid, budget = initial_sampling(model, config, mgr, mesh, state, identities, near, far)
   step = int(state.step)
   step_fn = make_train_step(model, config, near, far, mesh)
   val_frame = validation.load_val_frame(identities[0], config)
@@ -207,7 +196,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     if lead and (at + 1) % t.i_print == 0:
       reporter.scalars(at + 1, values)
 
-  stream = batches.prefetch(batches.batches(start.rng, identities, config), t.prefetch)
+  stream = batches.prefetch(batches.batches(rng, identities, config), t.prefetch)
   pending = None
   try:
     while step < t.N_iters:
