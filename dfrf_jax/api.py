@@ -23,6 +23,7 @@ dfrf-evaluate, dfrf-import-torch); most are re-exported from the module that imp
   rgb = api.render_frame(model, state.params, config, frame, near, far, jax.random.key(1))
   api.save_checkpoint('run', int(state.step), state.params, config)
   config, params, step = api.load_checkpoint('run')
+  grid = api.load_occupancy('run')  # the grid of a run trained with train.sampler='accelerated', or None
 """
 
 import importlib.util
@@ -43,7 +44,7 @@ from dfrf_jax.render.driving import driving_windows
 from dfrf_jax.render.sequence import SequencePlan, driven_plan, render_sequence, self_driven_plan
 from dfrf_jax.train import checkpoints
 from dfrf_jax.train.batches import Batch, draw_batch, shard
-from dfrf_jax.train.checkpoints import load_checkpoint
+from dfrf_jax.train.checkpoints import load_checkpoint, load_occupancy
 from dfrf_jax.train.import_torch import import_checkpoint as import_torch_checkpoint
 from dfrf_jax.train.loop import make_mesh, near_far, replicate, train
 from dfrf_jax.train.state import TrainState, new_state
@@ -55,7 +56,7 @@ __all__ = [
     'Batch', 'DFRF', 'Identity', 'IdentitySummary', 'SequencePlan', 'TrainState', 'ValFrame',
     'baseline_metrics', 'build_model', 'draw_batch', 'driven_plan', 'driving_windows',
     'evaluate_frames', 'import_torch_checkpoint', 'init_params', 'init_state', 'load_checkpoint',
-    'load_config', 'load_dataset', 'load_frame', 'lpips_fn_from_paths', 'make_mesh',
+    'load_config', 'load_dataset', 'load_frame', 'load_occupancy', 'lpips_fn_from_paths', 'make_mesh',
     'make_synthetic_dataset', 'make_train_step', 'metrics_table', 'near_far', 'render_frame', 'render_sequence',
     'save_checkpoint', 'self_driven_plan', 'shard', 'train', 'write_video',
 ]

@@ -129,6 +129,14 @@ def default_config() -> ml_collections.ConfigDict:
   # lr and whether smoothing is on); -1 does that, 0 starts counting afresh.
   t.start_step = 0
   t.prefetch = 2            # host-side batches prepared ahead of the device
+  # 'dense': every sample of every ray, as the authors. 'accelerated': the step renders with
+  # render/accelerated.py over an occupancy grid the run maintains (train/occupancy.py) and saves in its
+  # checkpoints. No authors' flag for this one or the grid_* fields.
+  t.sampler = 'dense'
+  t.grid_update_every = 16      # steps between EMA updates of the grid
+  t.grid_decay = 0.95           # EMA decay of a re-measured cell
+  t.grid_update_cells = 4096    # random cells per update after the warm-up (0: every cell)
+  t.grid_warmup_steps = 256     # updates at global steps up to this one measure every cell
 
   e = c.eval = ml_collections.ConfigDict()
   e.fps = 25                # frame rate of rendered videos (the authors' clips are 25 fps; no flag)

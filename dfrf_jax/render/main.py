@@ -96,8 +96,10 @@ def main(argv: list[str]) -> None:
 
   model = api.build_model(config.model)
   near, far = api.near_far([identity], config)
+  # A run trained with train.sampler='accelerated' saved its grid; otherwise one is built here.
+  grid = api.load_occupancy(_WORKDIR.value)
   frames = api.render_sequence(model, params, config, identity, plan, near, far, step,
-                               jax.random.key(_SEED.value), show_progress=True)
+                               jax.random.key(_SEED.value), show_progress=True, grid=grid)
   video.write_frames(os.path.join(_OUT.value, 'frames'), frames)
   mp4 = os.path.join(_OUT.value, 'render.mp4')
   api.write_video(mp4, frames, fps=fps, audio_path=track)

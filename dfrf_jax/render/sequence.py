@@ -11,6 +11,7 @@ With audio longer than the pose list, poses and torso plates play forwards then 
 from collections.abc import Iterator
 import dataclasses
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -100,8 +101,8 @@ def occupancy_for_plan(model: DFRF, params: dict, config: ml_collections.ConfigD
 
 
 def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
-                plan: SequencePlan, near: float, far: float, step: int,
-                key: jax.Array) -> Iterator[ImageOutput]:
+                plan: SequencePlan, near: float, far: float, step: int, key: jax.Array,
+                grid: occupancy.OccupancyGrid | None = None) -> Iterator[ImageOutput]:
   """Renders the frames of `plan`, one `ImageOutput` ([H, W, ...] arrays) at a time.
 
   Args:
@@ -113,6 +114,10 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
     step: the checkpoint's global step (smoothing is on when step >= config.train.nosmo_iters,
       as the authors decide at render time).
     key: PRNG key; frame t uses fold_in(key, t) for its slot noise.
+    grid: the accelerated sampler's occupancy grid, e.g. the one trained with the model
+      (`checkpoints.load_occupancy`); used when its resolution is `render.accel.grid_resolution`.
+      Otherwise (or None) a grid is built for the plan (`occupancy_for_plan`). The dense sampler
+      ignores it. A trained grid covers the training cameras' frusta: points outside count as empty.
   """
   train = identity.train
   refs = render_references(train, tuple(config.data.test_ref_positions),
@@ -128,8 +133,14 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
   sampler = config.render.sampler
   key, grid_key = jax.random.split(key)
   if sampler == 'accelerated':
-    grid = occupancy_for_plan(model, params, config, identity, plan, shared, codes, near, far,
-                              grid_key)
+    resolution = config.render.accel.grid_resolution
+    if grid is not None and grid.resolution != resolution:
+      logging.info('The given occupancy grid has %d cells per axis, config.render.accel.'
+                   'grid_resolution = %d: building one for the plan.', grid.resolution, resolution)
+      grid = None
+    if grid is None:
+      grid = occupancy_for_plan(model, params, config, identity, plan, shared, codes, near, far,
+                                grid_key)
     budget = accelerated.initial_budget(cam.height * cam.width, config.render)
   elif sampler != 'dense':
     raise ValueError(f"config.render.sampler must be 'dense' or 'accelerated', got {sampler!r}")
@@ -150,12 +161,13 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
 
 def render_sequence(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
                     plan: SequencePlan, near: float, far: float, step: int, key: jax.Array,
-                    show_progress: bool = False) -> np.ndarray:
-  """All frames of `plan` (`render_plan`) as one array [T, H, W, 3], colours clipped to [0, 1].
+                    show_progress: bool = False,
+                    grid: occupancy.OccupancyGrid | None = None) -> np.ndarray:
+  """All frames of `plan` (`render_plan`, with its `grid`) as one array [T, H, W, 3] in [0, 1].
 
   `show_progress` prints a tqdm bar on stderr.
   """
-  outputs = render_plan(model, params, config, identity, plan, near, far, step, key)
+  outputs = render_plan(model, params, config, identity, plan, near, far, step, key, grid)
   if show_progress:
     outputs = tqdm.tqdm(outputs, total=len(plan.positions), desc='render', unit='frame')
   return np.stack([np.clip(np.asarray(out.rgb), 0.0, 1.0) for out in outputs])

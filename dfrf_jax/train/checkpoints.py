@@ -4,8 +4,11 @@ Each step folder holds the items
 
   params      the DFRF param tree
   opt_state   the optimiser moments (absent in checkpoints imported from the authors' .tar)
-  meta        JSON: step, the PRNG key data, the host data iterator's numpy bit_generator state, source
+  meta        JSON: step, the PRNG key data, the host data iterator's numpy bit_generator state, source;
+              with the accelerated sampler also `budget` (the static sample budget, {coarse, fine})
   config      JSON: the full run config (its `model` section is the architecture of `params`)
+  occupancy   the occupancy grid of a run trained with the accelerated sampler: density [G, G, G]
+              float32 and aabb [2, 3] world units (absent otherwise, and in imported checkpoints)
 
 Orbax writes a step into a temporary folder and renames it when complete, so a run killed while saving
 leaves the previous checkpoints intact.
@@ -20,7 +23,10 @@ import jax.numpy as jnp
 import ml_collections
 import orbax.checkpoint as ocp
 
+from dfrf_jax.render.occupancy import OccupancyGrid
+
 CHECKPOINT_DIR = 'checkpoints'
+OCCUPANCY_ITEM = 'occupancy'
 
 Params = dict[str, Any]
 
@@ -55,7 +61,7 @@ def config_from_json(data: dict[str, Any]) -> ml_collections.ConfigDict:
 
 def save(mgr: ocp.CheckpointManager, step: int, params: Params,
          config: ml_collections.ConfigDict, meta: dict[str, Any],
-         opt_state: Any | None = None) -> None:
+         opt_state: Any | None = None, grid: OccupancyGrid | None = None) -> None:
   """Writes checkpoint `step` (blocking until it is complete on disk).
 
   Args:
@@ -65,19 +71,24 @@ def save(mgr: ocp.CheckpointManager, step: int, params: Params,
     config: the full run config (JSON-able).
     meta: JSON-able extras (`step` is added).
     opt_state: optimiser moments, or None (imported checkpoints).
+    grid: the run's occupancy grid (accelerated sampler), or None.
   """
   items = {'params': ocp.args.StandardSave(params),
            'meta': ocp.args.JsonSave(dict(meta, step=int(step))),
            'config': ocp.args.JsonSave(config_to_json(config))}
   if opt_state is not None:
     items['opt_state'] = ocp.args.StandardSave(opt_state)
+  if grid is not None:
+    items[OCCUPANCY_ITEM] = ocp.args.StandardSave({'density': grid.density, 'aabb': grid.aabb})
   mgr.save(step, args=ocp.args.Composite(**items), force=True)
   mgr.wait_until_finished()
 
 
 def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | None = None,
             abstract_opt_state: Any | None = None) -> dict[str, Any]:
-  """Reads checkpoint `step`: a dict with params, meta, config and, when asked, opt_state.
+  """Reads checkpoint `step`: a dict with params, meta, config, occupancy and, when asked, opt_state.
+
+  `occupancy` is the stored `OccupancyGrid`, or None when the checkpoint has none.
 
   Args:
     mgr: from `manager`.
@@ -92,7 +103,29 @@ def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | Non
   restored = mgr.restore(step, args=ocp.args.Composite(**items))
   out = {name: restored[name] for name in items}
   out['config'] = config_from_json(out['config'])
+  out[OCCUPANCY_ITEM] = restore_occupancy(mgr, step)
   return out
+
+
+def restore_meta(mgr: ocp.CheckpointManager, step: int) -> dict[str, Any]:
+  """The `meta` item of checkpoint `step`."""
+  return mgr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
+
+
+def restore_occupancy(mgr: ocp.CheckpointManager, step: int) -> OccupancyGrid | None:
+  """The `occupancy` item of checkpoint `step` as float32 arrays, or None when it has none."""
+  folder = os.path.join(os.fspath(mgr.directory), str(step))
+  if not os.path.isdir(os.path.join(folder, OCCUPANCY_ITEM)):
+    return None
+  stored = mgr.restore(step, args=ocp.args.Composite(
+      **{OCCUPANCY_ITEM: ocp.args.StandardRestore()}))[OCCUPANCY_ITEM]
+  density = jnp.asarray(stored['density'], jnp.float32)
+  aabb = jnp.asarray(stored['aabb'], jnp.float32)
+  g = density.shape[0] if density.ndim else 0
+  if density.shape != (g, g, g) or g < 1 or aabb.shape != (2, 3):
+    raise ValueError(f'{folder}/{OCCUPANCY_ITEM}: expected density [G, G, G] and aabb [2, 3], got '
+                     f'{density.shape} and {aabb.shape}')
+  return OccupancyGrid(density=density, aabb=aabb)
 
 
 def locate(path: str) -> tuple[str, int]:
@@ -130,4 +163,21 @@ def load_checkpoint(path: str) -> tuple[ml_collections.ConfigDict, Params, int]:
   restored = restore(manager(directory), step)
   params = jax.tree.map(jnp.asarray, restored['params'])
   return restored['config'], params, step
+
+
+def load_occupancy(path: str) -> OccupancyGrid | None:
+  """The occupancy grid saved with a checkpoint, for rendering with the accelerated sampler.
+
+  Args:
+    path: as `load_checkpoint` (a workdir, a checkpoint folder or one step's folder).
+
+  Returns:
+    The grid of a run trained with `train.sampler='accelerated'`, or None when the checkpoint holds
+    none (dense training, imported from the authors' .tar, `api.save_checkpoint`).
+
+  Raises:
+    NoCheckpointError: `path` holds no checkpoint.
+  """
+  directory, step = locate(path)
+  return restore_occupancy(manager(directory), step)
 

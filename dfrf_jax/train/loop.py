@@ -3,6 +3,10 @@
 Re-running the same command with the same workdir resumes from its latest checkpoint and produces the
 same params as an uninterrupted run: step s draws its PRNG key as fold_in(key, s), and the host data
 stream continues from the numpy bit_generator state saved with the checkpoint.
+
+With `train.sampler='accelerated'` the loop also keeps the occupancy grid (`train/grid.py`; its updates
+draw their keys from fold_in(split(key)[0], s)) and the static sample budget, refitted from each step's
+MarchStats one step late (`accelerated.next_budget`); both are saved with every checkpoint.
 """
 
 import os
@@ -16,7 +20,10 @@ import numpy as np
 
 from dfrf_jax.data.dataset import Identity, load_dataset_from_config
 from dfrf_jax.model.dfrf import DFRF, build_model
-from dfrf_jax.train import batches, checkpoints, optimizer, progress, state as state_lib, validation
+from dfrf_jax.render import accelerated
+from dfrf_jax.render.occupancy import OccupancyGrid
+from dfrf_jax.train import batches, checkpoints, grid as grid_lib, optimizer, progress
+from dfrf_jax.train import state as state_lib, validation
 from dfrf_jax.train.step import make_train_step
 
 DATA_AXIS = 'data'
@@ -56,6 +63,44 @@ def _abstract_state(model: DFRF, mesh: jax.sharding.Mesh) -> tuple[Any, Any]:
   opt_state = jax.eval_shape(optimizer.init_opt_state, params)
   place = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
   return jax.tree.map(place, params), jax.tree.map(place, opt_state)
+
+
+def grid_key(key: jax.Array, step: int) -> jax.Array:
+  """The PRNG key of the occupancy-grid update after global step `step` (and of the first fill)."""
+  return jax.random.fold_in(jax.random.split(key)[0], step)
+
+
+def initial_sampling(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
+                     mesh: jax.sharding.Mesh, state: state_lib.TrainState,
+                     identities: list[Identity], near: float, far: float
+                     ) -> tuple[OccupancyGrid | None, accelerated.SampleBudget | None]:
+  """The accelerated sampler's grid (replicated) and budget; (None, None) with the dense sampler.
+
+  Resuming, both come from `mgr`'s latest checkpoint; otherwise (or when it has none) the budget is
+  `initial_budget` and the grid is filled from `state`'s params (`grid.initial_grid`).
+  """
+  if config.train.sampler != 'accelerated':
+    return None, None
+  grid, budget = None, None
+  latest = mgr.latest_step()
+  if latest is not None:
+    grid = checkpoints.restore_occupancy(mgr, latest)
+    meta = checkpoints.restore_meta(mgr, latest)
+    if 'budget' in meta:
+      budget = accelerated.SampleBudget(coarse=tuple(meta['budget']['coarse']),
+                                        fine=tuple(meta['budget']['fine']))
+  if budget is None:
+    budget = accelerated.initial_budget(config.data.N_rand, config.render)
+  if grid is None:
+    step = int(state.step)
+    if latest is not None:
+      logging.info('The checkpoint at step %d holds no occupancy grid: filling a new one.', step)
+    # Stream 1 of the seed: the first conditions leave the data stream (seeded by `seed`) untouched.
+    grid = grid_lib.initial_grid(
+        model, state.params, identities, config, near, far, np.random.default_rng([config.seed, 1]),
+        grid_key(state.key, step), smoothing=step >= config.train.nosmo_iters,
+        use_warp=step >= config.train.warp_start_step)
+  return replicate(grid, mesh), budget
 
 
 def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
@@ -126,6 +171,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   os.makedirs(workdir, exist_ok=True)
   mgr = checkpoints.manager(os.path.join(workdir, checkpoints.CHECKPOINT_DIR), t.keep_checkpoints)
   state, rng = initial_state(model, config, mgr, mesh)
+  grid, budget = initial_sampling(model, config, mgr, mesh, state, identities, near, far)
   step = int(state.step)
   step_fn = make_train_step(model, config, near, far, mesh)
   val_frame = validation.load_val_frame(identities[0], config)
@@ -135,7 +181,22 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   def save(at: int, data_state: dict[str, Any]) -> None:
     meta = {'key': np.asarray(jax.random.key_data(state.key)).tolist(), 'data_state': data_state,
             'source': 'dfrf-train'}
-    checkpoints.save(mgr, at, state.params, config, meta, state.opt_state)
+    if budget is not None:
+      meta['budget'] = {'coarse': list(budget.coarse), 'fine': list(budget.fine)}
+    checkpoints.save(mgr, at, state.params, config, meta, state.opt_state, grid)
+
+  def take(at: int, metrics: dict[str, Any]) -> None:
+    """Checks and reports step `at`'s metrics; refits the budget from its MarchStats."""
+    nonlocal budget
+    march = metrics.pop('march', None)
+    values = _check_finite(at, metrics, mgr)
+    if march is not None:
+      a = config.render.accel
+      budget = accelerated.next_budget(budget, march, headroom=a.budget_headroom,
+                                       granularity=a.budget_granularity,
+                                       shrink_below=a.budget_shrink_below)
+    if lead and (at + 1) % t.i_print == 0:
+      reporter.scalars(at + 1, values)
 
   stream = batches.prefetch(batches.batches(rng, identities, config), t.prefetch)
   pending = None
@@ -143,19 +204,20 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     while step < t.N_iters:
       batch, data_state = next(stream)
       smoothing, use_warp = step >= t.nosmo_iters, step >= t.warp_start_step
-      state, metrics = step_fn(state, batches.shard(batch, mesh), smoothing, use_warp)
+      sampling = () if grid is None else (grid, budget)
+      state, metrics = step_fn(state, batches.shard(batch, mesh), smoothing, use_warp, *sampling)
       if pending is not None:  # Checked one step late, so the device is never idle meanwhile.
-        values = _check_finite(*pending, mgr)
-        if lead and (pending[0] + 1) % t.i_print == 0:
-          reporter.scalars(pending[0] + 1, values)
+        take(*pending)
       pending = (step, metrics)
       step += 1
       if reporter:
         reporter.advance()
+      if grid is not None and grid_lib.is_update_step(step, t):
+        grid = replicate(grid_lib.update_grid(grid, model, state.params, batch, config, step,
+                                              grid_key(state.key, step), smoothing=smoothing,
+                                              use_warp=use_warp), mesh)
       if step % t.i_weights == 0 or step == t.N_iters or step % t.i_img == 0:
-        values = _check_finite(*pending, mgr)
-        if lead and step % t.i_print == 0:
-          reporter.scalars(step, values)
+        take(*pending)
         pending = None
         if step % t.i_weights == 0 or step == t.N_iters:
           save(step, data_state)

@@ -44,7 +44,10 @@ def test_audio_codes_match_per_frame_model_calls(model_and_params, smoothing):
     np.testing.assert_allclose(codes[t], want, rtol=1e-5, atol=1e-6)
 
 
-def test_accelerated_plan_with_every_cell_occupied_equals_dense(tmp_path):
+@pytest.fixture(scope='module')
+def every_cell_setup():
+  """The fixture identity, a tiny config whose grids mark every measured cell occupied, model, params
+  and a one-frame plan (one model for the module, so its compiled renders are shared)."""
   import os
   from dfrf_jax.data.dataset import load_dataset
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,12 +62,38 @@ def test_accelerated_plan_with_every_cell_occupied_equals_dense(tmp_path):
   model = build_model(c.model)
   params = init_params(model, jax.random.PRNGKey(3))
   plan = sequence.self_driven_plan(identity, identity.val, max_frames=1)
+  return identity, c, model, params, plan
+
+
+def test_accelerated_plan_with_every_cell_occupied_equals_dense(every_cell_setup):
+  identity, c, model, params, plan = every_cell_setup
+  c = c.copy_and_resolve_references()
   images = {}
   for sampler in ('dense', 'accelerated'):
     c.render.sampler = sampler
     images[sampler] = next(sequence.render_plan(model, params, c, identity, plan, 0.6, 1.2, 0,
                                                 jax.random.PRNGKey(0)))
   np.testing.assert_allclose(images['accelerated'].rgb, images['dense'].rgb, atol=1e-5)
+
+
+def test_accelerated_plan_uses_a_given_grid_of_the_configured_resolution(every_cell_setup):
+  from dfrf_jax.render import occupancy
+  identity, c, model, params, plan = every_cell_setup
+  c = c.copy_and_resolve_references()
+  c.render.sampler = 'accelerated'
+  render = lambda grid: next(sequence.render_plan(model, params, c, identity, plan, 0.6, 1.2, 0,
+                                                  jax.random.PRNGKey(0), grid)).rgb
+  box = np.array([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]], np.float32)
+  # -inf is below the threshold of -1: every cell empty, so each pixel is its background plate's.
+  resolution = c.render.accel.grid_resolution
+  empty = occupancy.init_occupancy(box, resolution, -np.inf)
+  bg = identity.background(plan.split, int(plan.positions[0]))
+  np.testing.assert_allclose(render(empty), bg, atol=1e-6)
+  # A grid of another resolution is not used: the plan gets its own (every cell occupied).
+  other = occupancy.init_occupancy(box, resolution // 2, -np.inf)
+  built = render(None)
+  np.testing.assert_array_equal(render(other), built)
+  assert np.abs(built - bg).max() > 0.05
 
 
 def test_render_image_with_a_chunk_that_does_not_divide_the_image(model_and_params):

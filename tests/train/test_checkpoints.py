@@ -1,9 +1,10 @@
-"""Checkpoint round trip and the restore API for inference."""
+"""Checkpoint round trip (the occupancy grid too) and the restore API for inference."""
 
 import jax
 import numpy as np
 import pytest
 
+from dfrf_jax.render.occupancy import OccupancyGrid
 from dfrf_jax.train import checkpoints, optimizer
 from tests.train.conftest import tiny_config
 
@@ -51,3 +52,38 @@ def test_load_checkpoint_accepts_workdir_folder_or_step(tmp_path, where):
 def test_load_checkpoint_of_an_empty_folder_names_it(tmp_path):
   with pytest.raises(checkpoints.NoCheckpointError, match='holds no checkpoint'):
     checkpoints.load_checkpoint(str(tmp_path))
+
+
+def _grid(seed: int, resolution: int = 4) -> OccupancyGrid:
+  rng = np.random.default_rng(seed)
+  return OccupancyGrid(density=rng.exponential(size=(resolution,) * 3).astype(np.float32),
+                       aabb=np.array([[-1.0, -2.0, -3.0], [1.0, 2.0, 3.0]], np.float32))
+
+
+def test_occupancy_grid_round_trip(tmp_path):
+  config = tiny_config()
+  mgr = checkpoints.manager(str(tmp_path / 'checkpoints'))
+  grid = _grid(0)
+  checkpoints.save(mgr, 5, _tree(0), config, {}, grid=grid)
+  restored = checkpoints.restore(mgr, 5)['occupancy']
+  loaded = checkpoints.load_occupancy(str(tmp_path))
+  for got in (restored, loaded):
+    assert got.density.dtype == np.float32 and got.aabb.dtype == np.float32
+    np.testing.assert_array_equal(got.density, grid.density)
+    np.testing.assert_array_equal(got.aabb, grid.aabb)
+
+
+def test_checkpoint_without_a_grid_loads_with_none(tmp_path):
+  mgr = checkpoints.manager(str(tmp_path / 'checkpoints'))
+  checkpoints.save(mgr, 2, _tree(0), tiny_config(), {})
+  assert checkpoints.restore(mgr, 2)['occupancy'] is None
+  assert checkpoints.load_occupancy(str(tmp_path)) is None
+  assert checkpoints.load_checkpoint(str(tmp_path))[2] == 2
+
+
+def test_stored_grid_of_a_wrong_shape_names_the_item(tmp_path):
+  mgr = checkpoints.manager(str(tmp_path / 'checkpoints'))
+  bad = OccupancyGrid(density=np.zeros((2, 3, 4), np.float32), aabb=np.zeros((2, 3), np.float32))
+  checkpoints.save(mgr, 1, _tree(0), tiny_config(), {}, grid=bad)
+  with pytest.raises(ValueError, match=r'1/occupancy: expected density \[G, G, G\]'):
+    checkpoints.load_occupancy(str(tmp_path))
