@@ -24,6 +24,10 @@ dfrf-evaluate, dfrf-import-torch); most are re-exported from the module that imp
   api.save_checkpoint('run', int(state.step), state.params, config)
   config, params, step = api.load_checkpoint('run')
   grid = api.load_occupancy('run')  # the grid of a run trained with train.sampler='accelerated', or None
+  plan = api.self_driven_plan(identities[0], identities[0].val)
+  grid = grid or api.plan_occupancy(model, params, config, identities[0], plan, near, far, step, key)
+  frames = api.render_sequence(model, params, config, identities[0], plan, near, far, step, key,
+                               grid=grid)  # config.render.sampler: 'accelerated' (default) or 'dense'
 """
 
 import importlib.util
@@ -41,7 +45,9 @@ from dfrf_jax.eval.report import baseline_metrics, evaluate_frames, metrics_tabl
 from dfrf_jax.eval.video import write_video
 from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.render.driving import driving_windows
-from dfrf_jax.render.sequence import SequencePlan, driven_plan, render_sequence, self_driven_plan
+from dfrf_jax.render.occupancy import OccupancyGrid, occupied_fraction
+from dfrf_jax.render.sequence import (SequencePlan, driven_plan, plan_occupancy, render_sequence,
+                                      self_driven_plan)
 from dfrf_jax.train import checkpoints
 from dfrf_jax.train.batches import Batch, draw_batch, shard
 from dfrf_jax.train.checkpoints import load_checkpoint, load_occupancy
@@ -53,11 +59,13 @@ from dfrf_jax.train.step import make_train_step
 from dfrf_jax.train.validation import ValFrame, load_val_frame, render_frame
 
 __all__ = [
-    'Batch', 'DFRF', 'Identity', 'IdentitySummary', 'SequencePlan', 'TrainState', 'ValFrame',
+    'Batch', 'DFRF', 'Identity', 'IdentitySummary', 'OccupancyGrid', 'SequencePlan', 'TrainState',
+    'ValFrame',
     'baseline_metrics', 'build_model', 'draw_batch', 'driven_plan', 'driving_windows',
     'evaluate_frames', 'import_torch_checkpoint', 'init_params', 'init_state', 'load_checkpoint',
     'load_config', 'load_dataset', 'load_frame', 'load_occupancy', 'lpips_fn_from_paths', 'make_mesh',
-    'make_synthetic_dataset', 'make_train_step', 'metrics_table', 'near_far', 'render_frame', 'render_sequence',
+    'make_synthetic_dataset', 'make_train_step', 'metrics_table', 'near_far', 'occupied_fraction',
+    'plan_occupancy', 'render_frame', 'render_sequence',
     'save_checkpoint', 'self_driven_plan', 'shard', 'train', 'write_video',
 ]
 

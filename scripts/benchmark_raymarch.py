@@ -1,8 +1,8 @@
 """Dense vs accelerated ray marching: render time, samples per ray, skipped rays, quality, train step.
 
-Trains two small models from the same initialisation for the same number of steps, one with the
-dense renderer (the authors') and one with the accelerated renderer (occupancy grid updated during
-training, host-adapted sample budget), or loads one trained model with --params (then only the
+Trains two small models from the same initialisation for the same number of steps with dfrf-train's
+step, one with train.sampler='dense' (the authors') and one with 'accelerated' (occupancy grid kept as
+dfrf-train keeps it, host-adapted sample budget), or loads one trained model with --params (then only the
 render comparison runs). The dense-trained model then renders a validation frame of the dataset at
 every --sizes resolution both ways (intrinsics scaled from the dataset's; ground truth and
 background resized with PIL bicubic).
@@ -31,7 +31,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from PIL import Image
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -40,20 +39,14 @@ sys.path.insert(0, str(REPO))
 from dfrf_jax.data.dataset import load_dataset  # pylint: disable=g-import-not-at-top
 from dfrf_jax.data.references import render_references  # pylint: disable=g-import-not-at-top
 from dfrf_jax.model.dfrf import audio_code, build_model, init_params  # pylint: disable=g-import-not-at-top
-from dfrf_jax.render import accelerated, cameras, occupancy  # pylint: disable=g-import-not-at-top
-from dfrf_jax.render.renderer import frame_inputs, render_image, render_rays  # pylint: disable=g-import-not-at-top
+from dfrf_jax.render import accelerated, occupancy  # pylint: disable=g-import-not-at-top
+from dfrf_jax.render.renderer import frame_inputs, render_image  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import batches as batch_lib  # pylint: disable=g-import-not-at-top
-from dfrf_jax.train import losses  # pylint: disable=g-import-not-at-top
+from dfrf_jax.train import grid as grid_lib  # pylint: disable=g-import-not-at-top
+from dfrf_jax.train import loop, state as state_lib  # pylint: disable=g-import-not-at-top
+from dfrf_jax.train.step import make_train_step  # pylint: disable=g-import-not-at-top
 
 
-
-# Grid maintenance while this benchmark trains with the accelerated sampler (nerfacc / RAD-NeRF
-# style): every GRID_UPDATE_EVERY steps an EMA update of GRID_UPDATE_CELLS random cells, the first
-# GRID_FULL_UPDATES updates visiting every cell. (Training proper does not maintain a grid yet.)
-GRID_UPDATE_EVERY = 16
-GRID_UPDATE_CELLS = 32768
-GRID_UPDATE_DECAY = 0.95
-GRID_FULL_UPDATES = 8
 
 def _parse() -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,10 +60,10 @@ def _parse() -> argparse.Namespace:
   p.add_argument('--sizes', default=None,
                  help='comma-separated square sizes (default 64,128,256, plus 512 on a GPU)')
   p.add_argument('--repeats', type=int, default=1, help='timed renders per size and sampler')
-  p.add_argument('--grid_resolution', type=int, default=32,
-                 help='occupancy cells per axis (overrides render.accel.grid_resolution)')
+  p.add_argument('--grid_resolution', type=int, default=None,
+                 help='occupancy cells per axis (default: the config\'s render.accel.grid_resolution)')
   p.add_argument('--grid_conditions', type=int, default=2,
-                 help='audio/reference conditions per grid update (render.accel.update_conditions)')
+                 help='audio/reference conditions of a full grid update (render.accel.update_conditions)')
   p.add_argument('--seed', type=int, default=0)
   p.add_argument('--out', default='benchmark_raymarch.json', help='JSON output path')
   return p.parse_args()
@@ -85,87 +78,51 @@ def _load_config(path: str) -> ml_collections.ConfigDict:
   return c
 
 
-def _train_config(config: ml_collections.ConfigDict) -> ml_collections.FrozenConfigDict:
-  """The render section for training: one depth segment per pass (no termination in training)."""
-  r = ml_collections.ConfigDict(config.render.to_dict())
-  r.accel.num_segments = 1
-  return ml_collections.FrozenConfigDict(r)
+def train(model, init, identity, config, sampler, steps, seed):
+  """`steps` steps of dfrf-train's compiled step with `sampler`; returns params and the median step (s).
 
-
-def _frames_for_grid(model, params, identity, config, rng, count):
-  """FrameInputs of `count` random training frames, stacked: the grid's conditions."""
-  frames = []
-  for _ in range(count):
-    b = batch_lib.draw_batch(rng, [identity], config)
-    code = audio_code(model, params, jnp.asarray(b.aud), False)
-    frames.append(frame_inputs(model, params, code, b.ref_images, b.ref_poses, b.intrinsics[0]))
-  return jax.tree.map(lambda *x: jnp.stack(x), *frames)
-
-
-def _grid_update_fn(model, config, num_cells, decay):
-  """`update_occupancy(grid, key, params, frames)` with the model's max density over `frames`."""
-  a = config.render.accel
-  return lambda grid, key, params, frames: occupancy.update_from_model(
-      grid, key, model, params, frames, num_cells=num_cells, decay=decay, use_warp=True,
-      point_chunk=a.point_chunk)
-
-
-def train(model, params, identity, config, sampler, steps, seed, aabb):
-  """A short Adam loop on mse(fine) + mse(coarse); returns params and the median step time (s)."""
-  render_config = _train_config(config)
-  tx = optax.adam(config.train.lrate)
-  opt_state = tx.init(params)
-  rng = np.random.default_rng(seed)
-  grid_rng = np.random.default_rng(seed + 1)
+  The accelerated run keeps its occupancy grid as dfrf-train does (`train/grid.py`: filled before the
+  first step, EMA-updated every `train.grid_update_every` steps, the update's time counted in its
+  step) and refits its budget from each step's MarchStats (`accelerated.next_budget`). Steps that
+  compiled a new variant are not timed.
+  """
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.train.sampler = sampler
+  mesh = loop.make_mesh(1)
   near, far = identity.near, identity.far
-
-  def loss_fn(p, batch, key, grid, budget):
-    code = audio_code(model, p, batch.aud, False)
-    frame = frame_inputs(model, p, code, batch.ref_images, batch.ref_poses, batch.intrinsics[0])
-    o, d = cameras.pixel_rays(batch.pixels, batch.c2w, *batch.intrinsics)
-    if sampler == 'dense':
-      out, stats = render_rays(model, p, frame, o, d, batch.bg, near, far, render_config, key,
-                               train=True), None
-    else:
-      out, stats = accelerated.render_rays_accelerated(model, p, frame, grid, o, d, batch.bg, near,
-                                                       far, render_config, key, True, budget=budget)
-    loss = losses.mse(out.fine.rgb, batch.target) + losses.mse(out.coarse.rgb, batch.target)
-    return loss, stats
-
-  def step(p, opt, batch, key, grid, budget):
-    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, batch, key, grid, budget)
-    updates, opt = tx.update(grads, opt, p)
-    return optax.apply_updates(p, updates), opt, loss, stats
-
-  step = jax.jit(step, static_argnums=5)
-  a = config.render.accel
-  grid = occupancy.init_occupancy(aabb, a.grid_resolution)
-  full_update = _grid_update_fn(model, config, None, GRID_UPDATE_DECAY)
-  partial_update = _grid_update_fn(model, config, GRID_UPDATE_CELLS, GRID_UPDATE_DECAY)
-  budget = accelerated.initial_budget(config.data.N_rand, render_config)
-  times, updates, compiles = [], 0, set()
-  key = jax.random.PRNGKey(seed)
+  state = loop.replicate(state_lib.new_state(jax.tree.map(jnp.copy, init), jax.random.key(seed)),
+                         mesh)
+  step_fn = make_train_step(model, c, near, far, mesh)
+  rng = np.random.default_rng(seed)
+  accelerated_run = sampler == 'accelerated'
+  if accelerated_run:
+    grid = grid_lib.initial_grid(model, state.params, [identity], c, near, far,
+                                 np.random.default_rng([seed, 1]), jax.random.key(seed + 1),
+                                 smoothing=False, use_warp=True)
+    budget = accelerated.initial_budget(c.data.N_rand, c.render)
+  times, compiled = [], set()
   for i in range(steps):
+    batch = batch_lib.draw_batch(rng, [identity], c)
     t0 = time.perf_counter()
-    if sampler == 'accelerated' and i % GRID_UPDATE_EVERY == 0:
-      frames = _frames_for_grid(model, params, identity, config, grid_rng, a.update_conditions)
-      update = full_update if updates < GRID_FULL_UPDATES else partial_update
-      grid = update(grid, jax.random.fold_in(key, 10 ** 6 + i), params, frames)
-      updates += 1
-    batch = jax.tree.map(jnp.asarray, batch_lib.draw_batch(rng, [identity], config))
-    fresh = budget not in compiles
-    compiles.add(budget)
-    params, opt_state, loss, stats = step(params, opt_state, batch, jax.random.fold_in(key, i),
-                                          grid, budget)
-    jax.block_until_ready(loss)
-    if not fresh and i > 0:
+    if accelerated_run:
+      fresh = budget not in compiled
+      compiled.add(budget)
+      state, metrics = step_fn(state, batch_lib.shard(batch, mesh), False, True, grid, budget)
+      march = metrics.pop('march')
+      a = c.render.accel
+      budget = accelerated.next_budget(budget, march, headroom=a.budget_headroom,
+                                       granularity=a.budget_granularity,
+                                       shrink_below=a.budget_shrink_below)
+      if grid_lib.is_update_step(i + 1, c.train):
+        grid = grid_lib.update_grid(grid, model, state.params, batch, c, i + 1,
+                                    jax.random.key(seed + 2 + i), smoothing=False, use_warp=True)
+    else:
+      fresh = i == 0
+      state, metrics = step_fn(state, batch_lib.shard(batch, mesh), False, True)
+    jax.block_until_ready(metrics['loss'])
+    if not fresh:
       times.append(time.perf_counter() - t0)
-    if stats is not None:  # the host adapts the budget: grow on overflow, shrink when far too big
-      needed = accelerated.fit_budget(stats, headroom=a.budget_headroom,
-                                      granularity=a.budget_granularity)
-      if int(stats.overflow) > 0 or sum(needed.fine) < 0.5 * sum(budget.fine):
-        budget = needed
-  return params, float(np.median(times)), len(compiles)
+  return state.params, float(np.median(times)), len(compiled)
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -190,7 +147,8 @@ def _timed(fn, repeats):
 def main() -> None:
   args = _parse()
   config = _load_config(args.config)
-  config.render.accel.grid_resolution = args.grid_resolution
+  if args.grid_resolution:
+    config.render.accel.grid_resolution = args.grid_resolution
   config.render.accel.update_conditions = args.grid_conditions
   identity = load_dataset(args.data_dir, config.data.bc_type, config.data.test_file,
                           aud_window_shape=(config.model.win_size, config.model.aud_feature_dim))[0]
@@ -213,8 +171,7 @@ def main() -> None:
     trained = {}
     for sampler in ('dense', 'accelerated'):
       print(f'[bench] training {args.train_steps} steps with the {sampler} sampler', flush=True)
-      trained[sampler] = train(model, init, identity, config, sampler, args.train_steps, args.seed,
-                               aabb)
+      trained[sampler] = train(model, init, identity, config, sampler, args.train_steps, args.seed)
     params = trained['dense'][0]
     train_record = {'dense_train_step_ms': 1e3 * trained['dense'][1],
                     'accel_train_step_ms': 1e3 * trained['accelerated'][1],
@@ -252,9 +209,9 @@ def main() -> None:
   picks = np.linspace(0, len(val) - 1, min(a.update_conditions, len(val))).round().astype(int)
   frames = jax.tree.map(lambda *x: jnp.stack(x), *[val_frame(params, int(t)) for t in picks])
   t0 = time.perf_counter()
-  grid = _grid_update_fn(model, config, None, 1.0)(
-      occupancy.init_occupancy(aabb, a.grid_resolution), jax.random.PRNGKey(args.seed), params,
-      frames)
+  grid = occupancy.update_from_model(
+      occupancy.init_occupancy(aabb, a.grid_resolution), jax.random.key(args.seed), model, params,
+      frames, num_cells=None, decay=1.0, use_warp=True, point_chunk=a.point_chunk)
   jax.block_until_ready(grid)
   grid_seconds = time.perf_counter() - t0
   occupied_share = float(occupancy.occupied_fraction(grid, a.density_threshold))

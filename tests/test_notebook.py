@@ -6,6 +6,7 @@ the kernel reads them from the session's XLA cache (tests/conftest.py) instead o
 
 import os
 import pathlib
+import re
 
 import nbclient
 import nbformat
@@ -48,6 +49,9 @@ def test_notebook_runs_at_the_test_size(tmp_path, monkeypatch):
   assert 'rendered (32, 32, 3) at step 10' in text
   assert 'background only' in text  # the metrics table
   assert text.count('<video') == 2  # the self-driven and the swapped-audio videos, inline
+  assert re.search(r'grid: 16\^3 cells, \d+\.\d% occupied', text)
+  difference = float(re.search(r'largest pixel difference (\S+)', text).group(1))
+  assert difference < 0.05  # the accelerated frames match the dense ones
   own = probe_streams(tmp_path / 'self_driven.mp4')
   assert (own['num_frames'], own['width'], own['has_audio']) == (4, 32, False)
   swapped = probe_streams(tmp_path / 'swapped_audio.mp4')

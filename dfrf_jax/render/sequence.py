@@ -100,6 +100,31 @@ def occupancy_for_plan(model: DFRF, params: dict, config: ml_collections.ConfigD
                                      use_warp=True, point_chunk=a.point_chunk)
 
 
+def _plan_inputs(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
+                 plan: SequencePlan, step: int) -> tuple[jax.Array, FrameInputs]:
+  """The plan's audio codes [T, dim_aud] and the frame inputs its frames share (fixed references)."""
+  train = identity.train
+  refs = render_references(train, tuple(config.data.test_ref_positions),
+                           config.model.num_reference_images)
+  ref_images = jnp.asarray(np.stack([identity.image(train, r) for r in refs]))
+  ref_poses = jnp.asarray(train.poses[refs])
+  smoothing = step >= config.train.nosmo_iters
+  codes = audio_codes(model, params, plan.windows, smoothing)
+  return codes, frame_inputs(model, params, codes[0], ref_images, ref_poses,
+                             identity.intrinsics.focal)
+
+
+def plan_occupancy(model: DFRF, params: dict, config: ml_collections.ConfigDict,
+                   identity: Identity, plan: SequencePlan, near: float, far: float, step: int,
+                   key: jax.Array) -> occupancy.OccupancyGrid:
+  """The grid `render_plan` builds for `plan` when it is given none (`occupancy_for_plan`).
+
+  Args are those of `render_plan`; `key` draws the point measured in each cell.
+  """
+  codes, shared = _plan_inputs(model, params, config, identity, plan, step)
+  return occupancy_for_plan(model, params, config, identity, plan, shared, codes, near, far, key)
+
+
 def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
                 plan: SequencePlan, near: float, far: float, step: int, key: jax.Array,
                 grid: occupancy.OccupancyGrid | None = None) -> Iterator[ImageOutput]:
@@ -119,16 +144,9 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
       Otherwise (or None) a grid is built for the plan (`occupancy_for_plan`). The dense sampler
       ignores it. A trained grid covers the training cameras' frusta: points outside count as empty.
   """
-  train = identity.train
-  refs = render_references(train, tuple(config.data.test_ref_positions),
-                           config.model.num_reference_images)
-  ref_images = jnp.asarray(np.stack([identity.image(train, r) for r in refs]))
-  ref_poses = jnp.asarray(train.poses[refs])
+  codes, shared = _plan_inputs(model, params, config, identity, plan, step)
   cam = identity.intrinsics
   intrinsics = jnp.array([cam.focal, cam.cx, cam.cy], jnp.float32)
-  smoothing = step >= config.train.nosmo_iters
-  codes = audio_codes(model, params, plan.windows, smoothing)
-  shared = frame_inputs(model, params, codes[0], ref_images, ref_poses, cam.focal)
   render_config = ml_collections.FrozenConfigDict(config.render)
   sampler = config.render.sampler
   key, grid_key = jax.random.split(key)
