@@ -64,6 +64,7 @@ def default_config() -> ml_collections.ConfigDict:
   a = r.accel = ml_collections.ConfigDict()  # accelerated sampler only (no authors' flags)
   a.grid_resolution = 64        # occupancy cells per axis over the cameras' near-far box
   a.density_threshold = 0.5     # a cell is occupied when its stored max density exceeds this
+                                # (training: capped at the grid's mean density)
   a.dilation = 1                # the grid is max-filtered over this many cells before skipping
   a.termination_threshold = 1e-3  # rendering: a ray stops below this transmittance (0: never)
   a.num_segments = 4            # depth segments per pass (termination is checked between them)

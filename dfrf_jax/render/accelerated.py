@@ -19,7 +19,8 @@ Exact and approximate, against `renderer.render_rays` with the same key:
   dense ones: outputs agree up to float summation order. Only the last sample's `sigma_fine` and
   `offsets_fine` differ (not evaluated here: EMPTY_DENSITY and 0).
 - Slot noise (`slot_init='random'`) is drawn per evaluated sample: same distribution, other draws.
-- Skipping is approximate where the grid misses density above `accel.density_threshold`. The grid is
+- Skipping is approximate where the grid misses density above `accel.density_threshold` (while
+  training: `occupancy.training_threshold`, that value capped at the grid's mean density). The grid is
   dilated by `accel.dilation` cells first (one cell closes the gaps that one random point per cell
   leaves: on the demo model the frame then matches the dense one to ~3e-3, against 0.3 undilated).
 - Early termination: for fixed depths, the colour changes by at most the threshold per channel (the
@@ -46,7 +47,7 @@ from dfrf_jax.model.dfrf import DFRF
 from dfrf_jax.render import cameras
 from dfrf_jax.render.chunking import map_in_chunks
 from dfrf_jax.render.compositing import composite
-from dfrf_jax.render.occupancy import OccupancyGrid, dilate, occupied
+from dfrf_jax.render.occupancy import OccupancyGrid, dilate, occupied, training_threshold
 from dfrf_jax.render.renderer import FrameInputs, ImageOutput, RenderOutput
 from dfrf_jax.render.sampling import coarse_z, fine_z
 
@@ -186,11 +187,12 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
   termination = 0.0 if train else float(a.termination_threshold)
   num_refs = frame.ref_poses.shape[0]
 
+  threshold = training_threshold(grid, a.density_threshold) if train else a.density_threshold
   grid = dilate(grid, a.dilation)
 
   def occupied_samples(z):
     points = rays_o[:, None, :] + rays_d[:, None, :] * z[..., None]
-    mask = occupied(grid, points, a.density_threshold)
+    mask = occupied(grid, points, threshold)
     return mask.at[:, -1].set(False)  # the background sample is composited, never evaluated
 
   z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)

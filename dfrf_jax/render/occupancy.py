@@ -93,7 +93,7 @@ def _cell_of(grid: OccupancyGrid, points: jax.Array) -> tuple[jax.Array, jax.Arr
   return jnp.clip(cell, 0, grid.resolution - 1), inside
 
 
-def occupied(grid: OccupancyGrid, points: jax.Array, threshold: float) -> jax.Array:
+def occupied(grid: OccupancyGrid, points: jax.Array, threshold: float | jax.Array) -> jax.Array:
   """Whether each point lies in an occupied cell: points [..., 3] world units -> bool [...].
 
   A cell is occupied when its stored density exceeds `threshold`; points outside the box are empty.
@@ -119,7 +119,18 @@ def dilate(grid: OccupancyGrid, cells: int) -> OccupancyGrid:
   return grid.replace(density=density)
 
 
-def occupied_fraction(grid: OccupancyGrid, threshold: float) -> jax.Array:
+def training_threshold(grid: OccupancyGrid, threshold: float) -> jax.Array:
+  """The occupancy threshold while training: min(threshold, mean stored density), [].
+
+  A model early in training has low density everywhere, and a fixed threshold would mark the whole
+  head empty; its skipped samples would then get no gradient and the face could never appear. Capping
+  the threshold at the grid's mean density (as instant-ngp and nerfacc do) keeps the denser cells
+  occupied until the model's densities grow past the threshold.
+  """
+  return jnp.minimum(threshold, jnp.mean(grid.density))
+
+
+def occupied_fraction(grid: OccupancyGrid, threshold: float | jax.Array) -> jax.Array:
   """Share of cells whose stored density exceeds `threshold`, []."""
   return jnp.mean(grid.density > threshold)
 

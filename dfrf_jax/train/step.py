@@ -112,7 +112,8 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
       metrics.update(
           samples_per_ray=(stats.coarse_evaluated + stats.fine_evaluated) / batch.pixels.shape[0],
           overflow=stats.overflow,
-          occupied=occupancy.occupied_fraction(grid, config.render.accel.density_threshold))
+          occupied=occupancy.occupied_fraction(
+              grid, occupancy.training_threshold(grid, config.render.accel.density_threshold)))
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
   return jax.jit(step, static_argnames=('smoothing', 'use_warp', 'budget'), donate_argnums=0,
