@@ -1,9 +1,9 @@
 """Dense vs accelerated ray marching: render time, samples per ray, skipped rays, quality, train step.
 
-Trains two small models from the same initialisation for the same number of steps with dfrf-train's
-step, one with train.sampler='dense' (the authors') and one with 'accelerated' (occupancy grid kept as
-dfrf-train keeps it, host-adapted sample budget), or loads one trained model with --params (then only the
-render comparison runs). The dense-trained model then renders a validation frame of the dataset at
+Trains two small models from the same initialisation (fresh, or --init_from a trained base model)
+for the same number of steps with dfrf-train's step, one with train.sampler='dense' (the authors')
+and one with 'accelerated' (occupancy grid kept as dfrf-train keeps it, host-adapted sample budget),
+or loads one trained model with --params (then only the render comparison runs). The dense-trained model then renders a validation frame of the dataset at
 every --sizes resolution both ways (intrinsics scaled from the dataset's; ground truth and
 background resized with PIL bicubic).
 
@@ -18,6 +18,7 @@ preceded by a compiled warm-up run).
 
   python scripts/benchmark_raymarch.py --out=runs/bench.json
   python scripts/benchmark_raymarch.py --data_dir=DATA/0/.. --sizes=64,128,256,512 --train_steps=300
+  python scripts/benchmark_raymarch.py --init_from=runs/demo/base --data_dir=runs/demo/data/finetune
 """
 
 import argparse
@@ -56,6 +57,9 @@ def _parse() -> argparse.Namespace:
                  help='config file with get_config() (default: configs/demo.py)')
   p.add_argument('--params', default=None,
                  help='a dfrf-train workdir or checkpoint to render with (skips the training part)')
+  p.add_argument('--init_from', default=None,
+                 help='a dfrf-train workdir or checkpoint both training runs start from (fine-tuning '
+                      'a base model); default: a fresh initialisation')
   p.add_argument('--train_steps', type=int, default=150, help='training steps of each model')
   p.add_argument('--sizes', default=None,
                  help='comma-separated square sizes (default 64,128,256, plus 512 on a GPU)')
@@ -163,11 +167,17 @@ def main() -> None:
                                 near, far)
 
   train_record = {}
+  if args.params and args.init_from:
+    raise SystemExit('--params renders a trained model and --init_from trains from one: give one')
   if args.params:
     from dfrf_jax.train.checkpoints import load_checkpoint  # pylint: disable=g-import-not-at-top
     _, params, _ = load_checkpoint(args.params)
   else:
-    init = jax.jit(lambda k: init_params(model, k))(jax.random.PRNGKey(args.seed))
+    if args.init_from:
+      from dfrf_jax.train.checkpoints import load_checkpoint  # pylint: disable=g-import-not-at-top
+      _, init, _ = load_checkpoint(args.init_from)
+    else:
+      init = jax.jit(lambda k: init_params(model, k))(jax.random.PRNGKey(args.seed))
     trained = {}
     for sampler in ('dense', 'accelerated'):
       print(f'[bench] training {args.train_steps} steps with the {sampler} sampler', flush=True)
@@ -274,6 +284,7 @@ def main() -> None:
           f'{train_record["train_psnr_db"]["accelerated"]:.2f} dB')
   setup = {'device': str(jax.devices()[0]), 'backend': jax.default_backend(),
            'config': args.config, 'data_dir': args.data_dir, 'params': args.params,
+           'init_from': args.init_from,
            'train_steps': args.train_steps, 'grid_build_s': grid_seconds,
            'occupied_cell_share': occupied_share,
            'accel': config.render.accel.to_dict()}

@@ -71,6 +71,21 @@ def make_scene(config: ml_collections.ConfigDict, density_bias: float = 0.0) -> 
                rays_o=rays_o, rays_d=rays_d, bg=bg)
 
 
+def coarse_occupied_count(scene: Scene, grid, threshold: float) -> int:
+  """Coarse samples (unperturbed, background sample excluded) in cells storing more than `threshold`,
+  counted in float64 NumPy."""
+  z = np.linspace(NEAR, FAR, scene.render_config.N_samples)[:-1]
+  points = np.asarray(scene.rays_o, np.float64)[:, None] + np.asarray(
+      scene.rays_d, np.float64)[:, None] * z[:, None]
+  lo, hi = np.asarray(grid.aabb, np.float64)
+  density = np.asarray(grid.density)
+  resolution = density.shape[0]
+  cell = np.floor((points - lo) / (hi - lo) * resolution).astype(int)
+  inside = np.all((cell >= 0) & (cell < resolution), -1)
+  cell = np.clip(cell, 0, resolution - 1)
+  return int(np.sum(inside & (density[cell[..., 0], cell[..., 1], cell[..., 2]] > threshold)))
+
+
 @pytest.fixture(scope='session')
 def scene() -> Scene:
   return make_scene(tiny_config())

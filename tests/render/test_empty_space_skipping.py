@@ -7,7 +7,7 @@ import ml_collections
 import numpy as np
 
 from dfrf_jax.render import accelerated, occupancy
-from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE
+from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, coarse_occupied_count
 
 RESOLUTION = 4
 
@@ -44,23 +44,11 @@ def test_empty_grid_renders_the_background_without_the_networks(scene):
   assert int(stats.rays_skipped) == SIZE * SIZE and int(stats.overflow) == 0
 
 
-def _coarse_occupied_count(scene, grid):
-  """Coarse samples (background sample excluded) inside occupied cells, in float64 NumPy."""
-  z = np.linspace(NEAR, FAR, scene.render_config.N_samples)[:-1]
-  points = np.asarray(scene.rays_o, np.float64)[:, None] + np.asarray(
-      scene.rays_d, np.float64)[:, None] * z[:, None]
-  lo, hi = np.asarray(grid.aabb, np.float64)
-  cell = np.floor((points - lo) / (hi - lo) * RESOLUTION).astype(int)
-  inside = np.all((cell >= 0) & (cell < RESOLUTION), -1)
-  cell = np.clip(cell, 0, RESOLUTION - 1)
-  return int(np.sum(inside & (np.asarray(grid.density)[cell[..., 0], cell[..., 1], cell[..., 2]] > 0.5)))
-
-
 def test_compaction_keeps_every_occupied_sample_and_counts_overflow(scene):
   grid = _grid(scene, 2)
   roomy = accelerated.SampleBudget(coarse=(2048,), fine=(4096,))
   ref, ref_stats = _render(scene, grid, roomy)
-  count = _coarse_occupied_count(scene, grid)
+  count = coarse_occupied_count(scene, grid, 0.5)
   total = SIZE * SIZE * (scene.render_config.N_samples - 1)
   assert 0.2 * total < count < 0.8 * total
   assert int(ref_stats.coarse_requested[0]) == int(ref_stats.coarse_evaluated) == count
@@ -86,5 +74,5 @@ def test_dilation_marks_the_neighbouring_cells_occupied(scene):
   roomy = accelerated.SampleBudget(coarse=(2048,), fine=(4096,))
   _, dilated = _render(scene, _grid(scene, 2), roomy, dilation=1)
   _, wider = _render(scene, _grid(scene, 3), roomy)
-  assert int(dilated.coarse_requested[0]) == int(wider.coarse_requested[0]) == _coarse_occupied_count(
-      scene, _grid(scene, 3))
+  assert int(dilated.coarse_requested[0]) == int(wider.coarse_requested[0]) == coarse_occupied_count(
+      scene, _grid(scene, 3), 0.5)

@@ -7,7 +7,7 @@ import ml_collections
 import numpy as np
 
 from dfrf_jax.render import accelerated, occupancy
-from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE
+from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, coarse_occupied_count
 
 RESOLUTION = 4
 
@@ -42,15 +42,7 @@ def _coarse_evaluated(scene, grid, train: bool) -> tuple[int, int]:
       None, train, budget=budget))(scene.params)
   assert int(stats.overflow) == 0
 
-  z = np.linspace(NEAR, FAR, config.N_samples)[:-1]
-  points = np.asarray(scene.rays_o, np.float64)[:, None] + np.asarray(
-      scene.rays_d, np.float64)[:, None] * z[:, None]
-  lo, hi = np.asarray(grid.aabb, np.float64)
-  cell = np.floor((points - lo) / (hi - lo) * RESOLUTION).astype(int)
-  inside = np.all((cell >= 0) & (cell < RESOLUTION), -1)
-  cell = np.clip(cell, 0, RESOLUTION - 1)
-  stored = np.asarray(grid.density)[cell[..., 0], cell[..., 1], cell[..., 2]]
-  expected = int(np.sum(inside & (stored > np.mean(np.asarray(grid.density)))))
+  expected = coarse_occupied_count(scene, grid, float(np.mean(np.asarray(grid.density))))
   return int(stats.coarse_evaluated), expected
 
 
