@@ -3,9 +3,9 @@
 Trains two small models from the same initialisation (fresh, or --init_from a trained base model)
 for the same number of steps with dfrf-train's step, one with train.sampler='dense' (the authors')
 and one with 'accelerated' (occupancy grid kept as dfrf-train keeps it, host-adapted sample budget),
-or loads one trained model with --params (then only the render comparison runs). The dense-trained model then renders a validation frame of the dataset at
-every --sizes resolution both ways (intrinsics scaled from the dataset's; ground truth and
-background resized with PIL bicubic).
+or loads one trained model with --params (then only the render comparison runs). The dense-trained
+model then renders a validation frame of the dataset at every --sizes resolution both ways
+(intrinsics scaled from the dataset's; ground truth and background resized with PIL bicubic).
 
 Prints a table and writes JSON (--out): one record per size with
   size, dense_ms_per_frame, accel_ms_per_frame, render_speedup,
@@ -45,6 +45,7 @@ from dfrf_jax.render.renderer import frame_inputs, render_image  # pylint: disab
 from dfrf_jax.train import batches as batch_lib  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import grid as grid_lib  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import loop, state as state_lib  # pylint: disable=g-import-not-at-top
+from dfrf_jax.train.checkpoints import load_checkpoint  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train.step import make_train_step  # pylint: disable=g-import-not-at-top
 
 
@@ -70,7 +71,10 @@ def _parse() -> argparse.Namespace:
                  help='audio/reference conditions of a full grid update (render.accel.update_conditions)')
   p.add_argument('--seed', type=int, default=0)
   p.add_argument('--out', default='benchmark_raymarch.json', help='JSON output path')
-  return p.parse_args()
+  args = p.parse_args()
+  if args.params and args.init_from:
+    p.error('--params renders a trained model and --init_from trains one from it: give one of them')
+  return args
 
 
 def _load_config(path: str) -> ml_collections.ConfigDict:
@@ -167,14 +171,10 @@ def main() -> None:
                                 near, far)
 
   train_record = {}
-  if args.params and args.init_from:
-    raise SystemExit('--params renders a trained model and --init_from trains from one: give one')
   if args.params:
-    from dfrf_jax.train.checkpoints import load_checkpoint  # pylint: disable=g-import-not-at-top
     _, params, _ = load_checkpoint(args.params)
   else:
     if args.init_from:
-      from dfrf_jax.train.checkpoints import load_checkpoint  # pylint: disable=g-import-not-at-top
       _, init, _ = load_checkpoint(args.init_from)
     else:
       init = jax.jit(lambda k: init_params(model, k))(jax.random.PRNGKey(args.seed))

@@ -1,0 +1,50 @@
+"""scripts/benchmark_raymarch.py end to end at the test config: the JSON record of each size, the
+printed table, --help and conflicting flags."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, 'scripts', 'benchmark_raymarch.py')
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
+  return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=ROOT,
+                        env=env, check=False, timeout=900)
+
+
+def test_tiny_run_writes_one_record_per_size(tmp_path):
+  out = tmp_path / 'bench.json'
+  proc = _run(f'--config={os.path.join(ROOT, "configs", "test.py")}', '--train_steps=3',
+              '--sizes=16,24', '--grid_resolution=8', f'--out={out}')
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  report = json.loads(out.read_text())
+  setup = report['setup']
+  assert setup['train_steps'] == 3 and setup['accel']['grid_resolution'] == 8
+  assert 0.0 <= setup['occupied_cell_share'] <= 1.0
+  assert [r['size'] for r in report['records']] == [16, 24]
+  for r in report['records']:
+    assert r['dense_ms_per_frame'] > 0 and r['accel_ms_per_frame'] > 0
+    assert r['render_speedup'] == r['dense_ms_per_frame'] / r['accel_ms_per_frame']
+    assert r['psnr_delta_db'] == r['accel_psnr_db'] - r['dense_psnr_db']
+    spr = r['samples_per_ray']
+    # The test config: 2 x N_samples + N_importance depths per ray on the dense path.
+    assert spr['dense'] == 2 * 8 + 8
+    assert 0.0 <= spr['accel'] <= spr['accel_budget']
+    assert 0.0 <= r['rays_skipped_share'] <= 1.0 and r['overflow'] == 0
+    assert r['max_abs_diff'] >= 0.0
+    assert r['train_step_speedup'] == r['dense_train_step_ms'] / r['accel_train_step_ms']
+    assert set(r['train_psnr_db']) == {'dense', 'accelerated'}
+  assert 'train step: dense' in proc.stdout and 'speedup' in proc.stdout
+
+
+def test_help_and_conflicting_flags():
+  proc = _run('--help')
+  assert proc.returncode == 0
+  for flag in ('--params', '--init_from', '--train_steps', '--sizes', '--out'):
+    assert flag in proc.stdout
+  proc = _run('--params=a', '--init_from=b')
+  assert proc.returncode == 2 and '--init_from' in proc.stderr
