@@ -2,24 +2,16 @@
 printed table, --help and conflicting flags."""
 
 import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, 'scripts', 'benchmark_raymarch.py')
+from tests.scripts.conftest import run_script
 
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
-  return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=ROOT,
-                        env=env, check=False, timeout=900)
+SCRIPT = 'benchmark_raymarch.py'
 
 
 def test_tiny_run_writes_one_record_per_size(tmp_path):
   out = tmp_path / 'bench.json'
-  proc = _run(f'--config={os.path.join(ROOT, "configs", "test.py")}', '--train_steps=3',
-              '--sizes=16,24', '--grid_resolution=8', f'--out={out}')
+  proc = run_script(SCRIPT, '--config=configs/test.py', '--train_steps=3', '--sizes=16,24',
+                    '--grid_resolution=8', f'--out={out}')
   assert proc.returncode == 0, proc.stderr[-3000:]
   report = json.loads(out.read_text())
   setup = report['setup']
@@ -42,9 +34,9 @@ def test_tiny_run_writes_one_record_per_size(tmp_path):
 
 
 def test_help_and_conflicting_flags():
-  proc = _run('--help')
+  proc = run_script(SCRIPT, '--help')
   assert proc.returncode == 0
   for flag in ('--params', '--init_from', '--train_steps', '--sizes', '--out'):
     assert flag in proc.stdout
-  proc = _run('--params=a', '--init_from=b')
+  proc = run_script(SCRIPT, '--params=a', '--init_from=b')
   assert proc.returncode == 2 and '--init_from' in proc.stderr

@@ -1,23 +1,15 @@
 """scripts/benchmark_render.py end to end (--quick): its JSON report's fields and its --help."""
 
 import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, 'scripts', 'benchmark_render.py')
+from tests.scripts.conftest import run_script
 
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
-  return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=ROOT,
-                        env=env, check=False, timeout=600)
+SCRIPT = 'benchmark_render.py'
 
 
 def test_quick_run_writes_every_field(tmp_path):
   out = tmp_path / 'bench.json'
-  proc = _run('--quick', '--sizes=16', '--repeats=1', f'--out={out}')
+  proc = run_script(SCRIPT, '--quick', '--sizes=16', '--repeats=1', f'--out={out}')
   assert proc.returncode == 0, proc.stderr
   report = json.loads(out.read_text())
   assert report['quick'] is True and report['repeats'] == 1
@@ -48,9 +40,9 @@ def test_quick_run_writes_every_field(tmp_path):
 
 
 def test_help_and_bad_sizes():
-  proc = _run('--help')
+  proc = run_script(SCRIPT, '--help')
   assert proc.returncode == 0
   for flag in ('--sizes', '--repeats', '--out', '--quick'):
     assert flag in proc.stdout
-  proc = _run('--sizes=64,abc')
+  proc = run_script(SCRIPT, '--sizes=64,abc')
   assert proc.returncode == 2 and "--sizes='64,abc'" in proc.stderr
