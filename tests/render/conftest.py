@@ -10,7 +10,8 @@ import pytest
 
 from dfrf_jax.config import default_config
 from dfrf_jax.model.dfrf import DFRF, build_model, init_params
-from dfrf_jax.render import cameras
+from dfrf_jax.render import cameras, occupancy
+from dfrf_jax.render.occupancy import OccupancyGrid
 from dfrf_jax.render.renderer import FrameInputs, frame_inputs
 
 NEAR, FAR = 0.5, 1.5
@@ -71,7 +72,16 @@ def make_scene(config: ml_collections.ConfigDict, density_bias: float = 0.0) -> 
                rays_o=rays_o, rays_d=rays_d, bg=bg)
 
 
-def coarse_occupied_count(scene: Scene, grid, threshold: float) -> int:
+def slab_grid(scene: Scene, x_cells: int, density: float, resolution: int = 4) -> OccupancyGrid:
+  """A grid over the scene's frustum storing `density` in cells whose x index is below `x_cells`, 0
+  elsewhere."""
+  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
+  stored = np.zeros((resolution,) * 3, np.float32)
+  stored[:x_cells] = density
+  return occupancy.init_occupancy(aabb, resolution).replace(density=jnp.asarray(stored))
+
+
+def coarse_occupied_count(scene: Scene, grid: OccupancyGrid, threshold: float) -> int:
   """Coarse samples (unperturbed, background sample excluded) in cells storing more than `threshold`,
   counted in float64 NumPy."""
   z = np.linspace(NEAR, FAR, scene.render_config.N_samples)[:-1]

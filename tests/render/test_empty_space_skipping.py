@@ -6,11 +6,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dfrf_jax.render import accelerated, occupancy
-from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, coarse_occupied_count
-
-RESOLUTION = 4
-
+from dfrf_jax.render import accelerated
+from tests.render.conftest import FAR, NEAR, SIZE, coarse_occupied_count, slab_grid
 
 def _render(scene, grid, budget, params=None, dilation=0):
   """The accelerated render of the scene's rays; the grid is used as given unless `dilation`."""
@@ -25,10 +22,7 @@ def _render(scene, grid, budget, params=None, dilation=0):
 
 def _grid(scene, occupied_x_cells):
   """Cells whose x index is below `occupied_x_cells` are occupied, the rest empty."""
-  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
-  density = np.zeros((RESOLUTION,) * 3, np.float32)
-  density[:occupied_x_cells] = 1e3
-  return occupancy.init_occupancy(aabb, RESOLUTION).replace(density=jnp.asarray(density))
+  return slab_grid(scene, occupied_x_cells, 1e3)
 
 
 def test_empty_grid_renders_the_background_without_the_networks(scene):

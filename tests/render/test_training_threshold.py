@@ -7,17 +7,14 @@ import ml_collections
 import numpy as np
 
 from dfrf_jax.render import accelerated, occupancy
-from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, coarse_occupied_count
+from tests.render.conftest import FAR, NEAR, coarse_occupied_count, slab_grid
 
 RESOLUTION = 4
 
 
 def _low_density_grid(scene) -> occupancy.OccupancyGrid:
   """Density 0.2 (below the 0.5 threshold) where the x index is below 2, 0 elsewhere: mean 0.1."""
-  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
-  density = np.zeros((RESOLUTION,) * 3, np.float32)
-  density[:2] = 0.2
-  return occupancy.init_occupancy(aabb, RESOLUTION).replace(density=jnp.asarray(density))
+  return slab_grid(scene, 2, 0.2, RESOLUTION)
 
 
 def test_training_threshold_is_the_smaller_of_threshold_and_mean_density():
@@ -56,6 +53,6 @@ def test_training_lets_cells_above_the_mean_through_rendering_does_not(scene):
 
 
 def test_an_empty_grid_stays_empty_in_training(scene):
-  grid = _low_density_grid(scene).replace(density=jnp.zeros((RESOLUTION,) * 3))
+  grid = slab_grid(scene, 0, 0.2, RESOLUTION)
   evaluated, expected = _coarse_evaluated(scene, grid, train=True)
   assert evaluated == expected == 0
