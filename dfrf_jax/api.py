@@ -7,7 +7,7 @@ dfrf-evaluate, dfrf-import-torch); most are re-exported from the module that imp
   api.make_synthetic_dataset('data', image_size=32, num_frames=24, num_base_ids=1)
   identities = api.load_dataset(config)
   near, far = api.near_far(identities, config)
-  model = api.build_model(config.model)
+  model = api.build_model(config.model, config.precision)
 
   # Training: the compiled step of dfrf-train. The state carries the PRNG key; step s draws its
   # randomness from fold_in(state.key, s), so a resumed run repeats an uninterrupted one.

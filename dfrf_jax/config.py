@@ -14,6 +14,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.data_dir = ''          # datadir: an identity folder (holds `0/`) or a base-model folder (holds `0/`, `1/`, ...)
   c.init_from = ''         # ft_path: a workdir, an orbax checkpoint dir, or one imported from the authors' .tar
+  # Arithmetic of the networks' kernel products: 'float32' (the authors'), or 'bf16' (bfloat16 inputs,
+  # float32 accumulation and outputs; parameters and everything else stay float32). For GPUs.
+  c.precision = 'float32'
 
   m = c.model = ml_collections.ConfigDict()
   m.netdepth = 8           # netdepth / netdepth_fine

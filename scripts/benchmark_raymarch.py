@@ -13,7 +13,7 @@ Prints a table and writes JSON (--out): one record per size with
   max_abs_diff (accelerated vs dense frame), samples_per_ray {dense, accel}, rays_skipped_share,
   overflow, train_step_speedup, dense_train_step_ms, accel_train_step_ms,
   train_psnr_db {dense, accel} (validation frame at the dataset's size after equal steps)
-and a 'setup' record (device, config, steps). Timings exclude compilation (each measured call is
+and a 'setup' record (device, precision, config, steps). Timings exclude compilation (each measured call is
 preceded by a compiled warm-up run).
 
   python scripts/benchmark_raymarch.py --out=runs/bench.json
@@ -69,6 +69,11 @@ def _parse() -> argparse.Namespace:
                  help='occupancy cells per axis (default: the config\'s render.accel.grid_resolution)')
   p.add_argument('--grid_conditions', type=int, default=2,
                  help='audio/reference conditions of a full grid update (render.accel.update_conditions)')
+  p.add_argument('--precision', default='float32', choices=['float32', 'bf16'],
+                 help="config.precision of every model here (bf16: for GPUs)")
+  p.add_argument('--chunk', type=int, default=None,
+                 help="rays per call of the dense render (default: the config's render.chunk; "
+                      'larger keeps a GPU busy)')
   p.add_argument('--seed', type=int, default=0)
   p.add_argument('--out', default='benchmark_raymarch.json', help='JSON output path')
   args = p.parse_args()
@@ -158,11 +163,14 @@ def main() -> None:
   if args.grid_resolution:
     config.render.accel.grid_resolution = args.grid_resolution
   config.render.accel.update_conditions = args.grid_conditions
+  if args.chunk:
+    config.render.chunk = args.chunk
   identity = load_dataset(args.data_dir, config.data.bc_type, config.data.test_file,
                           aud_window_shape=(config.model.win_size, config.model.aud_feature_dim))[0]
   cam = identity.intrinsics
   near, far = identity.near, identity.far
-  model = build_model(config.model)
+  config.precision = args.precision
+  model = build_model(config.model, config.precision)
   on_gpu = jax.default_backend() == 'gpu'
   sizes = ([int(s) for s in args.sizes.split(',')] if args.sizes
            else [64, 128, 256] + ([512] if on_gpu else []))
@@ -283,6 +291,7 @@ def main() -> None:
           f'steps: dense {train_record["train_psnr_db"]["dense"]:.2f} dB, accelerated '
           f'{train_record["train_psnr_db"]["accelerated"]:.2f} dB')
   setup = {'device': str(jax.devices()[0]), 'backend': jax.default_backend(),
+           'precision': config.precision, 'chunk': config.render.chunk,
            'config': args.config, 'data_dir': args.data_dir, 'params': args.params,
            'init_from': args.init_from,
            'train_steps': args.train_steps, 'grid_build_s': grid_seconds,

@@ -43,6 +43,7 @@ class SlotAttention(nn.Module):
   iters: int = 2
   side_dim: int = 32
   eps: float = 1e-8
+  precision: str = 'float32'  # of the Dense kernel products (model/layers.py)
 
   @nn.compact
   def __call__(self, tokens: jax.Array, embedded_points: jax.Array,
@@ -62,25 +63,27 @@ class SlotAttention(nn.Module):
     mu = self.param('slots_mu', nn.initializers.normal(1.0), (self.dim,))
     log_sigma = self.param('slots_logsigma', nn.initializers.zeros, (self.dim,))
 
-    side = dense(nn.relu(dense(tokens, self.side_dim, 'fc1')), self.side_dim, 'fc6')
+    side = dense(nn.relu(dense(tokens, self.side_dim, 'fc1', self.precision)), self.side_dim,
+                 'fc6', self.precision)
     points = jnp.broadcast_to(embedded_points[:, None, :],
                               (num_points, num_refs, embedded_points.shape[-1]))
-    x = nn.leaky_relu(dense(jnp.concatenate([tokens, points, side], -1), self.dim, 'fc7'), 0.01)
+    x = nn.leaky_relu(dense(jnp.concatenate([tokens, points, side], -1), self.dim, 'fc7',
+                           self.precision), 0.01)
     x = _layer_norm('norm_input')(x)
-    k = dense(x, self.dim, 'to_k')
-    v = dense(x, self.dim, 'to_v')
+    k = dense(x, self.dim, 'to_k', self.precision)
+    v = dense(x, self.dim, 'to_v', self.precision)
 
     slots = jnp.broadcast_to(mu, (num_points, self.num_slots, self.dim))
     if slot_noise is not None:
       slots = slots + jnp.exp(log_sigma) * slot_noise
 
     norm_slots = _layer_norm('norm_slots')
-    to_q = torch_dense(self.dim, self.dim, 'to_q')
-    gru_input = torch_dense(3 * self.dim, self.dim, 'gru_input')
-    gru_hidden = torch_dense(3 * self.dim, self.dim, 'gru_hidden')
+    to_q = torch_dense(self.dim, self.dim, 'to_q', self.precision)
+    gru_input = torch_dense(3 * self.dim, self.dim, 'gru_input', self.precision)
+    gru_hidden = torch_dense(3 * self.dim, self.dim, 'gru_hidden', self.precision)
     norm_pre_ff = _layer_norm('norm_pre_ff')
-    mlp_0 = torch_dense(self.dim, self.dim, 'mlp_0')
-    mlp_1 = torch_dense(self.dim, self.dim, 'mlp_1')
+    mlp_0 = torch_dense(self.dim, self.dim, 'mlp_0', self.precision)
+    mlp_1 = torch_dense(self.dim, self.dim, 'mlp_1', self.precision)
     scale = self.dim ** -0.5
     for _ in range(self.iters):
       q = to_q(norm_slots(slots))

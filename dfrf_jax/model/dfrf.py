@@ -23,6 +23,7 @@ from dfrf_jax.model.audio import AudioAttNet, AudioNet
 from dfrf_jax.model.encoding import positional_encoding
 from dfrf_jax.model.field import RadianceField
 from dfrf_jax.model.image_features import FeatureNet, feature_net_inputs
+from dfrf_jax.model.layers import check_precision
 from dfrf_jax.model.projection import bilinear_sample, gather_nearest, project_to_references
 from dfrf_jax.model.warp import WarpMLP
 
@@ -39,8 +40,14 @@ class QueryOutput:
 
 
 class DFRF(nn.Module):
-  """Dynamic Facial Radiance Field. `config` is the `model` section of the config, frozen."""
+  """Dynamic Facial Radiance Field. `config` is the `model` section of the config, frozen.
+
+  `precision` ('float32' or 'bf16', the config's top-level `precision`) is the arithmetic of the
+  kernel products of the per-frame and per-sample networks (reference features, warp, slot attention,
+  radiance fields; model/layers.py). The audio networks, run once per frame on a few rows, stay float32.
+  """
   config: ml_collections.FrozenConfigDict
+  precision: str = 'float32'
 
   def setup(self):
     m = self.config
@@ -48,11 +55,14 @@ class DFRF(nn.Module):
       raise ValueError(f"config.model.warp_sample_point must be 'code' or 'paper', got {m.warp_sample_point!r}")
     self.audio_net = AudioNet(m.dim_aud)
     self.audio_att_net = AudioAttNet(m.smo_size, m.audatt_channels)
-    self.feature_net = FeatureNet(m.feature_hidden, m.feature_dim)
-    self.warp = WarpMLP(tuple(m.warp_hidden), m.max_offset)
-    self.slot_attention = SlotAttention(m.num_slots, m.slot_dim, m.slot_iters, m.slot_side_dim)
-    self.coarse = RadianceField(m.netdepth, m.netwidth, tuple(m.skips), m.use_viewdirs)
-    self.fine = RadianceField(m.netdepth, m.netwidth_fine, tuple(m.skips), m.use_viewdirs)
+    p = check_precision(self.precision)
+    self.feature_net = FeatureNet(m.feature_hidden, m.feature_dim, precision=p)
+    self.warp = WarpMLP(tuple(m.warp_hidden), m.max_offset, precision=p)
+    self.slot_attention = SlotAttention(m.num_slots, m.slot_dim, m.slot_iters, m.slot_side_dim,
+                                        precision=p)
+    self.coarse = RadianceField(m.netdepth, m.netwidth, tuple(m.skips), m.use_viewdirs, precision=p)
+    self.fine = RadianceField(m.netdepth, m.netwidth_fine, tuple(m.skips), m.use_viewdirs,
+                              precision=p)
 
   def encode_audio(self, windows: jax.Array) -> jax.Array:
     """windows: [n, 16, D] audio feature windows -> [n, dim_aud] audio codes."""
@@ -152,9 +162,9 @@ def audio_code(model: DFRF, params: dict, aud: jax.Array, smoothing: bool) -> ja
   return code
 
 
-def build_model(model_config: ml_collections.ConfigDict) -> DFRF:
-  """The DFRF module for the `model` section of a config."""
-  return DFRF(ml_collections.FrozenConfigDict(model_config))
+def build_model(model_config: ml_collections.ConfigDict, precision: str = 'float32') -> DFRF:
+  """The DFRF module for the `model` section of a config, in the config's `precision`."""
+  return DFRF(ml_collections.FrozenConfigDict(model_config), check_precision(precision))
 
 
 def init_params(model: DFRF, key: jax.Array) -> dict:

@@ -20,6 +20,7 @@ class RadianceField(nn.Module):
   width: int = 256
   skips: Sequence[int] = (4,)
   use_viewdirs: bool = True
+  precision: str = 'float32'  # of the kernel products: 'float32' or 'bf16' (model/layers.py)
 
   @nn.compact
   def __call__(self, point_inputs: jax.Array, view_inputs: jax.Array | None) -> jax.Array:
@@ -34,14 +35,14 @@ class RadianceField(nn.Module):
     """
     h = point_inputs
     for i in range(self.depth):
-      h = nn.relu(dense(h, self.width, f'pts_{i}'))
+      h = nn.relu(dense(h, self.width, f'pts_{i}', self.precision))
       if i in self.skips:
         h = jnp.concatenate([point_inputs, h], -1)
     if not self.use_viewdirs:
-      return dense(h, 4, 'output')
-    sigma = dense(h, 1, 'alpha')
+      return dense(h, 4, 'output', self.precision)
+    sigma = dense(h, 1, 'alpha', self.precision)
     h = jnp.concatenate([h, view_inputs], -1)
     for i in range(self.depth // 4 + 1):
-      h = nn.relu(dense(h, self.width // 2, f'views_{i}'))
-    rgb = dense(h, 3, 'rgb')
+      h = nn.relu(dense(h, self.width // 2, f'views_{i}', self.precision))
+    rgb = dense(h, 3, 'rgb', self.precision)
     return jnp.concatenate([rgb, sigma], -1)

@@ -31,10 +31,12 @@ class FeatureNet(nn.Module):
   """Conv3x3 -> ReLU -> Conv3x3 -> ReLU -> per-pixel Dense, no downsampling."""
   hidden: int = 64
   features: int = 128
+  precision: str = 'float32'  # of the kernel products (model/layers.py)
 
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:
     """inputs: [N, H, W, C] -> [N, H, W, features]."""
-    h = nn.relu(conv(inputs, self.hidden, (3, 3), (1, 1), name='conv_0'))
-    h = nn.relu(conv(h, self.hidden, (3, 3), (1, 1), name='conv_1'))
-    return dense(h, self.features, 'dense')
+    h = nn.relu(conv(inputs, self.hidden, (3, 3), (1, 1), name='conv_0',
+                    precision=self.precision))
+    h = nn.relu(conv(h, self.hidden, (3, 3), (1, 1), name='conv_1', precision=self.precision))
+    return dense(h, self.features, 'dense', self.precision)

@@ -1,10 +1,15 @@
-"""Dense and convolution layers initialised as PyTorch initialises them.
+"""Dense and convolution layers initialised as PyTorch initialises them, in float32 or bf16 arithmetic.
 
 The authors train from PyTorch's defaults (weights and biases ~ U(+-1/sqrt(fan_in))); using the same
 initialisation keeps from-scratch training faithful. Flax's own defaults (lecun normal, zero bias) differ.
+
+`precision` (the config's top-level `precision`) selects the arithmetic of the kernel products:
+'float32', or 'bf16': inputs and kernel rounded to bfloat16, products accumulated and returned in
+float32 (parameters, biases, activations between layers and everything outside the products stay
+float32). bf16 pays on GPUs (tensor cores); on CPUs it is usually slower.
 """
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -21,24 +26,55 @@ def torch_uniform(fan_in: int) -> nn.initializers.Initializer:
   return init
 
 
-def torch_dense(features: int, fan_in: int, name: str) -> nn.Dense:
+PRECISIONS = ('float32', 'bf16')
+
+
+def check_precision(precision: str) -> str:
+  if precision not in PRECISIONS:
+    raise ValueError(f'config.precision must be one of {PRECISIONS}, got {precision!r}')
+  return precision
+
+
+def _bf16_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers: Any, precision: Any = None,
+                      preferred_element_type: Any = None) -> jax.Array:
+  del preferred_element_type  # always float32 accumulation
+  return jax.lax.dot_general(lhs.astype(jnp.bfloat16), rhs.astype(jnp.bfloat16), dimension_numbers,
+                             precision=precision, preferred_element_type=jnp.float32)
+
+
+def _bf16_conv(lhs: jax.Array, rhs: jax.Array, *args: Any, preferred_element_type: Any = None,
+               **kwargs: Any) -> jax.Array:
+  del preferred_element_type
+  return jax.lax.conv_general_dilated(lhs.astype(jnp.bfloat16), rhs.astype(jnp.bfloat16), *args,
+                                      preferred_element_type=jnp.float32, **kwargs)
+
+
+def dense_dot_general(precision: str) -> Any:
+  """The `dot_general` argument of nn.Dense for `precision` (None: Flax's float32 default)."""
+  return _bf16_dot_general if check_precision(precision) == 'bf16' else None
+
+
+def torch_dense(features: int, fan_in: int, name: str, precision: str = 'float32') -> nn.Dense:
   """A Dense layer with PyTorch's default initialisation, for inputs of width `fan_in`."""
   init = torch_uniform(fan_in)
-  return nn.Dense(features, kernel_init=init, bias_init=init, name=name)
+  return nn.Dense(features, kernel_init=init, bias_init=init, name=name,
+                  dot_general=dense_dot_general(precision))
 
 
-def dense(x: jax.Array, features: int, name: str) -> jax.Array:
+def dense(x: jax.Array, features: int, name: str, precision: str = 'float32') -> jax.Array:
   """Applies a `torch_dense` layer to x (inside an `nn.compact` method)."""
-  return torch_dense(features, x.shape[-1], name)(x)
+  return torch_dense(features, x.shape[-1], name, precision)(x)
 
 
 def conv(x: jax.Array, features: int, kernel_size: Sequence[int], strides: Sequence[int],
-         name: str) -> jax.Array:
+         name: str, precision: str = 'float32') -> jax.Array:
   """A zero-padded ('same' for odd kernels, padding k//2 on each side) convolution, PyTorch-initialised."""
   fan_in = x.shape[-1]
   for k in kernel_size:
     fan_in *= k
   init = torch_uniform(fan_in)
   padding = tuple((k // 2, k // 2) for k in kernel_size)
+  bf16 = check_precision(precision) == 'bf16'
   return nn.Conv(features, tuple(kernel_size), strides=tuple(strides), padding=padding,
-                 kernel_init=init, bias_init=init, name=name)(x)
+                 kernel_init=init, bias_init=init, name=name,
+                 conv_general_dilated=_bf16_conv if bf16 else None)(x)

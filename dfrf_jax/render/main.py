@@ -45,6 +45,9 @@ _SAMPLER = flags.DEFINE_enum('sampler', None, ['dense', 'accelerated'], 'Ray mar
                              "run's render.sampler): 'dense' evaluates every sample as the authors "
                              "do; 'accelerated' skips empty space with an occupancy grid built from "
                              'the model and stops opaque rays early.')
+_PRECISION = flags.DEFINE_enum('precision', None, ['float32', 'bf16'], "Arithmetic of the networks' "
+                               "kernel products (default: the run's precision): 'bf16' rounds their "
+                               'inputs to bfloat16 and accumulates in float32 (for GPUs).')
 
 
 def _self_driven_track(identity: Identity, plan: api.SequencePlan, fps: float,
@@ -79,6 +82,7 @@ def main(argv: list[str]) -> None:
         config.render.accel[name] = value
     if _SAMPLER.value:
       config.render.sampler = _SAMPLER.value
+    config.precision = _PRECISION.value or config.get('precision', 'float32')
   identities = api.load_dataset(config, _DATA_DIR.value)
   if not 0 <= _IDENTITY.value < len(identities):
     raise app.UsageError(f'--identity={_IDENTITY.value}, but {_DATA_DIR.value} holds '
@@ -94,7 +98,7 @@ def main(argv: list[str]) -> None:
     plan = api.self_driven_plan(identity, identity.val, _MAX_FRAMES.value)
     track = _self_driven_track(identity, plan, fps, _OUT.value)
 
-  model = api.build_model(config.model)
+  model = api.build_model(config.model, config.precision)
   near, far = api.near_far([identity], config)
   # A run trained with train.sampler='accelerated' saved its grid; otherwise one is built here.
   grid = api.load_occupancy(_WORKDIR.value)

@@ -167,7 +167,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     raise ValueError('config.data_dir is empty; pass --config.data_dir=DATASET')
   identities = load_dataset_from_config(config)
   near, far = near_far(identities, config)
-  model = build_model(config.model)
+  model = build_model(config.model, config.precision)
   os.makedirs(workdir, exist_ok=True)
   mgr = checkpoints.manager(os.path.join(workdir, checkpoints.CHECKPOINT_DIR), t.keep_checkpoints)
   state, rng = initial_state(model, config, mgr, mesh)
