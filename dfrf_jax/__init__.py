@@ -8,10 +8,14 @@ use so that `import dfrf_jax` stays cheap:
 """
 
 import importlib
+import importlib.util
 from typing import Any
 
 
 def __getattr__(name: str) -> Any:
+  if name != 'api' and importlib.util.find_spec(f'{__name__}.{name}') is not None:
+    # A submodule (`from dfrf_jax import config`): let the import system load it, not the whole API.
+    raise AttributeError(name)
   api = importlib.import_module('dfrf_jax.api')
   if name == 'api':
     return api

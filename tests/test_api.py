@@ -5,6 +5,8 @@ compiled here are the notebook's too and its kernel finds them in the session's 
 """
 
 import pathlib
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -41,6 +43,17 @@ def test_the_package_exposes_the_api_lazily():
   assert set(api.__all__) <= set(dir(dfrf_jax))
   with pytest.raises(AttributeError, match='no_such_function'):
     dfrf_jax.no_such_function  # pylint: disable=pointless-statement
+
+
+def test_importing_a_submodule_does_not_load_the_api():
+  # `from dfrf_jax import config` (configs/*.py do it) must not pull in the API's optional imports
+  # (ffmpeg, dm-pix): a fresh interpreter, so this module's own imports do not count.
+  code = ('import sys\nfrom dfrf_jax import config\n'
+          'assert config.default_config().precision == "float32"\n'
+          'print("dfrf_jax.api" in sys.modules, "imageio_ffmpeg" in sys.modules)')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
+                       cwd=pathlib.Path(__file__).parents[1])
+  assert out.stdout.split() == ['False', 'False']
 
 
 @pytest.fixture(scope='module')
