@@ -71,7 +71,7 @@ def default_config() -> ml_collections.ConfigDict:
   a.dilation = 1                # the grid is max-filtered over this many cells before skipping
   a.termination_threshold = 1e-3  # rendering: a ray stops below this transmittance (0: never)
   a.num_segments = 4            # depth segments per pass (termination is checked between them)
-  a.point_chunk = 65536         # compacted samples per network call
+  a.point_chunk = 0             # compacted samples per network call (0: 2048 on CPU, 65536 on GPU)
   a.initial_fraction = 0.25     # first budget: this share of every segment's samples
   a.budget_headroom = 1.2       # next budget = requested samples x headroom ...
   a.budget_granularity = 1024   # ... rounded up to a multiple of this (fewer recompilations)

@@ -45,7 +45,7 @@ import numpy as np
 
 from dfrf_jax.model.dfrf import DFRF
 from dfrf_jax.render import cameras
-from dfrf_jax.render.chunking import map_in_chunks
+from dfrf_jax.render.chunking import map_in_chunks, points_per_call
 from dfrf_jax.render.compositing import composite
 from dfrf_jax.render.occupancy import OccupancyGrid, dilate, occupied, training_threshold
 from dfrf_jax.render.renderer import FrameInputs, ImageOutput, RenderOutput
@@ -117,7 +117,7 @@ def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fine: bool, use_war
       return out.raw, jnp.swapaxes(out.offsets, 0, 1)
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)
-    return map_in_chunks(one_chunk, (points, viewdirs, index), point_chunk)
+    return map_in_chunks(one_chunk, (points, viewdirs, index), points_per_call(point_chunk))
 
   return evaluate
 

@@ -5,12 +5,28 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+# Points per network call when the config leaves it to the backend (0). On CPUs a call's activations
+# should stay in cache: on the demo model a 128 px accelerated frame took 2.4 s with 1024-2048,
+# 3.3 s with 4096 and 5.0 s with 65536 points per call (2 cores). GPUs want large calls.
+CPU_POINT_CHUNK = 2048
+ACCELERATOR_POINT_CHUNK = 65536
+
+
+def points_per_call(point_chunk: int) -> int:
+  """`point_chunk` if positive; for 0 the backend's default (CPU_POINT_CHUNK or ACCELERATOR_POINT_CHUNK)."""
+  if point_chunk < 0:
+    raise ValueError(f'config.render.accel.point_chunk must be >= 0 (0: by backend), got {point_chunk}')
+  if point_chunk:
+    return point_chunk
+  return CPU_POINT_CHUNK if jax.default_backend() == 'cpu' else ACCELERATOR_POINT_CHUNK
+
 
 def map_in_chunks(fn: Callable[..., Any], args: tuple[jax.Array, ...], chunk: int) -> Any:
-  """Evaluates `fn(*args)` on slices of at most `chunk` rows (`lax.map`), then concatenates.
+  """Evaluates `fn(*args)` on equal slices of at most `chunk` rows (`lax.map`), then concatenates.
 
-  `fn` must act row by row (row i of every output depends only on row i of every input). The rows
-  are padded up to a multiple of `chunk` by repeating the last one; the padding is cut off again.
+  `fn` must act row by row (row i of every output depends only on row i of every input). The P rows
+  are cut into ceil(P / chunk) slices of equal size, the last row repeated to fill the last one
+  (fewer than one row per slice of padding); the padding is cut off again.
 
   Args:
     fn: maps arrays with a leading axis of size n to a pytree of arrays with leading axis n.
@@ -26,6 +42,7 @@ def map_in_chunks(fn: Callable[..., Any], args: tuple[jax.Array, ...], chunk: in
   if num <= chunk:
     return fn(*args)
   num_chunks = -(-num // chunk)
+  chunk = -(-num // num_chunks)
   pad = num_chunks * chunk - num
 
   def pieces(x):

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from dfrf_jax.model.dfrf import DFRF
-from dfrf_jax.render.chunking import map_in_chunks
+from dfrf_jax.render.chunking import map_in_chunks, points_per_call
 from dfrf_jax.render.renderer import FrameInputs
 
 # density_fn(points [P, 3] world units, key) -> [P] non-negative density.
@@ -185,7 +185,7 @@ def max_density(model: DFRF, params: dict, frames: FrameInputs, points: jax.Arra
     points: [P, 3] world units.
     key: PRNG key for slot noise (used when `model.config.slot_init == 'random'`).
     use_warp: apply the warp module, as the renderer does.
-    point_chunk: points per network call.
+    point_chunk: points per network call (0: by backend, `chunking.points_per_call`).
 
   Returns:
     [P] max over conditions and fields of relu(raw density).
@@ -214,7 +214,7 @@ def max_density(model: DFRF, params: dict, frames: FrameInputs, points: jax.Arra
       return best
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)
-    return map_in_chunks(field_max, (points, viewdirs, index), point_chunk)
+    return map_in_chunks(field_max, (points, viewdirs, index), points_per_call(point_chunk))
 
   keys = jax.random.split(key, num_conditions)
   return jnp.max(jax.lax.map(one_condition, (frames, keys)), 0)
