@@ -1,5 +1,7 @@
 """The assembled model: sizes from the spec, switches, and where gradients may and may not flow."""
 
+import functools
+
 import flax
 import jax
 import jax.numpy as jnp
@@ -44,10 +46,11 @@ def test_parameter_count_matches_the_authors_model():
   assert flat['slot_attention/fc7/kernel'].shape == (225, 128)
 
 
-def _query(model, params, images, poses, points, viewdirs, code, **kwargs):
+@functools.partial(jax.jit, static_argnames=('model', 'use_warp'))  # one compilation, not op by op
+def _query(model, params, images, poses, points, viewdirs, code, use_warp=True):
   feats = model.apply({'params': params}, images, poses, method=DFRF.reference_features)
   return model.apply({'params': params}, points, viewdirs, code, feats, poses, 20.0, None, True,
-                     method=DFRF.query, **kwargs)
+                     use_warp, method=DFRF.query)
 
 
 def test_query_shapes_and_offset_bounds():
@@ -96,7 +99,7 @@ def test_gradients_reach_the_warp_but_not_audio_or_cnn_through_it():
   def loss(params, code):
     return jnp.sum(_query(model, params, images, poses, points, viewdirs, code).raw)
 
-  grads = jax.grad(loss)(params, code)
+  grads = jax.jit(jax.grad(loss))(params, code)
   assert float(jnp.abs(grads['warp']['dense_0']['kernel']).sum()) > 0
   assert float(jnp.abs(grads['feature_net']['conv_0']['kernel']).sum()) > 0
 
@@ -106,5 +109,6 @@ def test_gradients_reach_the_warp_but_not_audio_or_cnn_through_it():
     out = _query(model, params, images, poses, points, viewdirs, code, use_warp=False)
     return jnp.sum(out.raw)
   zero_warp = dict(params, warp=jax.tree.map(jnp.zeros_like, params['warp']))
-  _, code_grad_zero = jax.grad(loss, argnums=(0, 1))(zero_warp, code)
-  np.testing.assert_allclose(code_grad_zero, jax.grad(field_only)(code), rtol=1e-5, atol=1e-6)
+  _, code_grad_zero = jax.jit(jax.grad(loss, argnums=(0, 1)))(zero_warp, code)
+  np.testing.assert_allclose(code_grad_zero, jax.jit(jax.grad(field_only))(code), rtol=1e-5,
+                             atol=1e-6)

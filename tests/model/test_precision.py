@@ -1,5 +1,7 @@
 """config.precision='bf16': bfloat16 kernel products with float32 accumulation, float32 everywhere else."""
 
+import functools
+
 import flax
 import jax
 import jax.extend
@@ -30,6 +32,7 @@ def _inputs(num_points=64, size=16):
   return images, poses, points, viewdirs, code
 
 
+@functools.partial(jax.jit, static_argnums=0)  # one compilation instead of op-by-op dispatch
 def _query(model, params, images, poses, points, viewdirs, code):
   feats = model.apply({'params': params}, images, poses, method=DFRF.reference_features)
   return model.apply({'params': params}, points, viewdirs, code, feats, poses, 20.0, None, True,
@@ -109,8 +112,8 @@ def test_bf16_gradients_are_float32_and_match():
   def loss(model, p):
     return jnp.mean(_query(model, p, *inputs).raw ** 2)
 
-  g32 = jax.grad(lambda p: loss(m32, p))(params)
-  g16 = jax.grad(lambda p: loss(m16, p))(params)
+  g32 = jax.jit(jax.grad(lambda p: loss(m32, p)))(params)
+  g16 = jax.jit(jax.grad(lambda p: loss(m16, p)))(params)
   for a, b in zip(jax.tree.leaves(g32), jax.tree.leaves(g16)):
     assert b.dtype == jnp.float32
   flat32 = jnp.concatenate([x.ravel() for x in jax.tree.leaves(g32)])
