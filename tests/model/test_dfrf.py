@@ -1,7 +1,5 @@
 """The assembled model: sizes from the spec, switches, and where gradients may and may not flow."""
 
-import functools
-
 import flax
 import jax
 import jax.numpy as jnp
@@ -9,7 +7,8 @@ import numpy as np
 import pytest
 
 from dfrf_jax.config import default_config
-from dfrf_jax.model.dfrf import DFRF, build_model, init_params
+from dfrf_jax.model.dfrf import build_model, init_params
+from tests.model.conftest import query, query_inputs
 
 
 def _tiny_config(**model_overrides):
@@ -20,17 +19,6 @@ def _tiny_config(**model_overrides):
   for k, v in model_overrides.items():
     c.model[k] = v
   return c
-
-
-def _inputs(seed=0, num_points=12, size=16):
-  rng = np.random.default_rng(seed)
-  images = rng.uniform(size=(4, size, size, 3)).astype(np.float32)
-  poses = np.tile(np.eye(4, dtype=np.float32)[:3], (4, 1, 1))
-  poses[:, :, 3] = [[0.02 * i, 0.0, 1.0] for i in range(4)]
-  points = rng.normal(scale=0.05, size=(num_points, 3)).astype(np.float32)
-  viewdirs = np.tile(np.array([[0.0, 0.0, -1.0]], np.float32), (num_points, 1))
-  code = rng.normal(size=(64,)).astype(np.float32)
-  return images, poses, points, viewdirs, code
 
 
 def test_parameter_count_matches_the_authors_model():
@@ -46,20 +34,13 @@ def test_parameter_count_matches_the_authors_model():
   assert flat['slot_attention/fc7/kernel'].shape == (225, 128)
 
 
-@functools.partial(jax.jit, static_argnames=('model', 'use_warp'))  # one compilation, not op by op
-def _query(model, params, images, poses, points, viewdirs, code, use_warp=True):
-  feats = model.apply({'params': params}, images, poses, method=DFRF.reference_features)
-  return model.apply({'params': params}, points, viewdirs, code, feats, poses, 20.0, None, True,
-                     use_warp, method=DFRF.query)
-
-
 def test_query_shapes_and_offset_bounds():
   model = build_model(_tiny_config().model)
   params = init_params(model, jax.random.PRNGKey(0))
   # Large warp weights so offsets saturate at the clamp.
   params = jax.tree_util.tree_map_with_path(
       lambda p, x: x * 1e4 if 'warp' in jax.tree_util.keystr(p) else x, params)
-  out = _query(model, params, *_inputs())
+  out = query(model, params, *query_inputs())
   assert out.raw.shape == (12, 4)
   assert out.offsets.shape == (4, 12, 2)
   assert float(jnp.max(jnp.abs(out.offsets))) == pytest.approx(10.0)
@@ -68,20 +49,20 @@ def test_query_shapes_and_offset_bounds():
 def test_no_warp_gives_zero_offsets_and_ignores_warp_params():
   model = build_model(_tiny_config().model)
   params = init_params(model, jax.random.PRNGKey(0))
-  inputs = _inputs()
-  out = _query(model, params, *inputs, use_warp=False)
+  inputs = query_inputs()
+  out = query(model, params, *inputs, use_warp=False)
   np.testing.assert_array_equal(out.offsets, 0.0)
   changed = dict(params, warp=jax.tree.map(lambda x: x + 1.0, params['warp']))
-  np.testing.assert_array_equal(_query(model, changed, *inputs, use_warp=False).raw, out.raw)
+  np.testing.assert_array_equal(query(model, changed, *inputs, use_warp=False).raw, out.raw)
 
 
 def test_warp_sample_point_switch_changes_the_lookup():
-  inputs = _inputs()
+  inputs = query_inputs()
   code_model = build_model(_tiny_config().model)
   paper_model = build_model(_tiny_config(warp_sample_point='paper').model)
   params = init_params(code_model, jax.random.PRNGKey(1))
-  raw_code = _query(code_model, params, *inputs).raw
-  raw_paper = _query(paper_model, params, *inputs).raw
+  raw_code = query(code_model, params, *inputs).raw
+  raw_paper = query(paper_model, params, *inputs).raw
   assert not np.allclose(raw_code, raw_paper)
 
 
@@ -94,10 +75,10 @@ def test_bad_switch_value_is_a_clear_error():
 def test_gradients_reach_the_warp_but_not_audio_or_cnn_through_it():
   model = build_model(_tiny_config().model)
   params = init_params(model, jax.random.PRNGKey(2))
-  images, poses, points, viewdirs, code = _inputs()
+  images, poses, points, viewdirs, code = query_inputs()
 
   def loss(params, code):
-    return jnp.sum(_query(model, params, images, poses, points, viewdirs, code).raw)
+    return jnp.sum(query(model, params, images, poses, points, viewdirs, code).raw)
 
   grads = jax.jit(jax.grad(loss))(params, code)
   assert float(jnp.abs(grads['warp']['dense_0']['kernel']).sum()) > 0
@@ -106,7 +87,7 @@ def test_gradients_reach_the_warp_but_not_audio_or_cnn_through_it():
   # The audio code reaches the field directly; its path through the warp is gradient-stopped. With
   # zero warp weights the offsets are 0, as with use_warp=False, so the code's gradients must agree.
   def field_only(code):
-    out = _query(model, params, images, poses, points, viewdirs, code, use_warp=False)
+    out = query(model, params, images, poses, points, viewdirs, code, use_warp=False)
     return jnp.sum(out.raw)
   zero_warp = dict(params, warp=jax.tree.map(jnp.zeros_like, params['warp']))
   _, code_grad_zero = jax.jit(jax.grad(loss, argnums=(0, 1)))(zero_warp, code)

@@ -1,7 +1,5 @@
 """config.precision='bf16': bfloat16 kernel products with float32 accumulation, float32 everywhere else."""
 
-import functools
-
 import flax
 import jax
 import jax.extend
@@ -10,7 +8,8 @@ import numpy as np
 import pytest
 
 from dfrf_jax.config import default_config
-from dfrf_jax.model.dfrf import DFRF, build_model, init_params
+from dfrf_jax.model.dfrf import build_model, init_params
+from tests.model.conftest import query, query_inputs
 
 
 def _config():
@@ -19,24 +18,6 @@ def _config():
   c.model.netdepth = 4
   c.model.skips = (2,)
   return c
-
-
-def _inputs(num_points=64, size=16):
-  rng = np.random.default_rng(0)
-  images = rng.uniform(size=(4, size, size, 3)).astype(np.float32)
-  poses = np.tile(np.eye(4, dtype=np.float32)[:3], (4, 1, 1))
-  poses[:, :, 3] = [[0.02 * i, 0.0, 1.0] for i in range(4)]
-  points = rng.normal(scale=0.05, size=(num_points, 3)).astype(np.float32)
-  viewdirs = np.tile(np.array([[0.0, 0.0, -1.0]], np.float32), (num_points, 1))
-  code = rng.normal(size=(64,)).astype(np.float32)
-  return images, poses, points, viewdirs, code
-
-
-@functools.partial(jax.jit, static_argnums=0)  # one compilation instead of op-by-op dispatch
-def _query(model, params, images, poses, points, viewdirs, code):
-  feats = model.apply({'params': params}, images, poses, method=DFRF.reference_features)
-  return model.apply({'params': params}, points, viewdirs, code, feats, poses, 20.0, None, True,
-                     method=DFRF.query)
 
 
 def _scaled_params(model):
@@ -73,7 +54,8 @@ def test_bf16_products_take_bf16_inputs_and_accumulate_in_float32():
   c = _config()
   model = build_model(c.model, 'bf16')
   params = _scaled_params(model)
-  jaxpr = jax.make_jaxpr(lambda p, *x: _query(model, p, *x).raw)(params, *_inputs())
+  jaxpr = jax.make_jaxpr(lambda p, *x: query(model, p, *x).raw)(params,
+                                                                 *query_inputs(num_points=64))
   products = _products(jaxpr.jaxpr)
   bf16 = [e for e in products if [v.aval.dtype for v in e.invars] == [jnp.bfloat16] * 2]
   # Reference CNN (2 conv + 1 dense), warp (3), slot attention (fc1, fc6, fc7, to_k, to_v, then per
@@ -91,9 +73,9 @@ def test_bf16_query_is_close_to_float32_but_not_equal():
   c = _config()
   m32, m16 = build_model(c.model), build_model(c.model, 'bf16')
   params = _scaled_params(m32)
-  inputs = _inputs()
-  out32 = _query(m32, params, *inputs)
-  out16 = _query(m16, params, *inputs)
+  inputs = query_inputs(num_points=64)
+  out32 = query(m32, params, *inputs)
+  out16 = query(m16, params, *inputs)
   assert out16.raw.dtype == jnp.float32 and out16.offsets.dtype == jnp.float32
   raw_err = float(jnp.max(jnp.abs(out16.raw - out32.raw)))
   scale = float(jnp.max(jnp.abs(out32.raw)))
@@ -107,10 +89,10 @@ def test_bf16_gradients_are_float32_and_match():
   c = _config()
   m32, m16 = build_model(c.model), build_model(c.model, 'bf16')
   params = _scaled_params(m32)
-  inputs = _inputs()
+  inputs = query_inputs(num_points=64)
 
   def loss(model, p):
-    return jnp.mean(_query(model, p, *inputs).raw ** 2)
+    return jnp.mean(query(model, p, *inputs).raw ** 2)
 
   g32 = jax.jit(jax.grad(lambda p: loss(m32, p)))(params)
   g16 = jax.jit(jax.grad(lambda p: loss(m16, p)))(params)
