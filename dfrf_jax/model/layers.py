@@ -30,6 +30,7 @@ PRECISIONS = ('float32', 'bf16')
 
 
 def check_precision(precision: str) -> str:
+  """Returns `precision` if it is one of PRECISIONS; otherwise raises a ValueError naming the field."""
   if precision not in PRECISIONS:
     raise ValueError(f'config.precision must be one of {PRECISIONS}, got {precision!r}')
   return precision
