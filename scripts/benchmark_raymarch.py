@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from dfrf_jax.data.dataset import load_dataset  # pylint: disable=g-import-not-at-top
 from dfrf_jax.data.references import render_references  # pylint: disable=g-import-not-at-top
 from dfrf_jax.model.dfrf import audio_code, build_model, init_params  # pylint: disable=g-import-not-at-top
+from dfrf_jax.model.layers import PRECISIONS  # pylint: disable=g-import-not-at-top
 from dfrf_jax.render import accelerated, occupancy  # pylint: disable=g-import-not-at-top
 from dfrf_jax.render.renderer import frame_inputs, render_image  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import batches as batch_lib  # pylint: disable=g-import-not-at-top
@@ -69,7 +70,7 @@ def _parse() -> argparse.Namespace:
                  help='occupancy cells per axis (default: the config\'s render.accel.grid_resolution)')
   p.add_argument('--grid_conditions', type=int, default=2,
                  help='audio/reference conditions of a full grid update (render.accel.update_conditions)')
-  p.add_argument('--precision', default='float32', choices=['float32', 'bf16'],
+  p.add_argument('--precision', default='float32', choices=PRECISIONS,
                  help="config.precision of every model here (bf16: for GPUs)")
   p.add_argument('--chunk', type=int, default=None,
                  help="rays per call of the dense render (default: the config's render.chunk; "

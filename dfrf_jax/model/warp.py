@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from dfrf_jax.model.layers import check_precision, dense_dot_general
+from dfrf_jax.model.layers import dense_dot_general
 
 
 class WarpMLP(nn.Module):
@@ -22,7 +22,7 @@ class WarpMLP(nn.Module):
   def __call__(self, inputs: jax.Array) -> jax.Array:
     """inputs: [..., 63 + dim_aud + feature_dim] -> offsets [..., 2] pixels (row, col)."""
     init = nn.initializers.normal(1e-3)
-    dot_general = dense_dot_general(check_precision(self.precision))
+    dot_general = dense_dot_general(self.precision)
     h = inputs
     for i, width in enumerate(self.hidden):
       h = nn.relu(nn.Dense(width, kernel_init=init, dot_general=dot_general, name=f'dense_{i}')(h))

@@ -30,6 +30,7 @@ from dfrf_jax.config import default_config
 from dfrf_jax.data import audio_io
 from dfrf_jax.data.dataset import Identity
 from dfrf_jax.eval import report, video
+from dfrf_jax.model.layers import PRECISIONS
 from dfrf_jax.train import progress
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run (or checkpoint folder, or dfrf-import-torch output).')
@@ -45,7 +46,7 @@ _SAMPLER = flags.DEFINE_enum('sampler', None, ['dense', 'accelerated'], 'Ray mar
                              "run's render.sampler): 'dense' evaluates every sample as the authors "
                              "do; 'accelerated' skips empty space with an occupancy grid built from "
                              'the model and stops opaque rays early.')
-_PRECISION = flags.DEFINE_enum('precision', None, ['float32', 'bf16'], "Arithmetic of the networks' "
+_PRECISION = flags.DEFINE_enum('precision', None, list(PRECISIONS), "Arithmetic of the networks' "
                                "kernel products (default: the run's precision): 'bf16' rounds their "
                                'inputs to bfloat16 and accumulates in float32 (for GPUs).')
 
