@@ -36,8 +36,24 @@ class NoCheckpointError(FileNotFoundError):
 
 
 def manager(directory: str, keep: int | None = None) -> ocp.CheckpointManager:
-  """The CheckpointManager of a checkpoint folder (`<workdir>/checkpoints`), keeping the last `keep`."""
+  """The writing CheckpointManager of a run's checkpoint folder (`<workdir>/checkpoints`).
+
+  Keeps the last `keep` steps, and on opening deletes the temporary folders that a killed save left
+  behind, so only the run that writes the folder may open it with this; readers use `reader`.
+  """
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True,
+                                         enable_async_checkpointing=False)
+  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def reader(directory: str) -> ocp.CheckpointManager:
+  """A read-only CheckpointManager of a checkpoint folder.
+
+  It neither creates, deletes nor cleans up anything, so rendering or evaluating the checkpoints of a
+  run that is still training leaves the save in progress alone (`manager` would delete its temporary
+  folder and fail that save).
+  """
+  options = ocp.CheckpointManagerOptions(read_only=True, create=False, cleanup_tmp_directories=False,
                                          enable_async_checkpointing=False)
   return ocp.CheckpointManager(os.path.abspath(directory), options=options)
 
@@ -91,7 +107,7 @@ def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | Non
   `occupancy` is the stored `OccupancyGrid`, or None when the checkpoint has none.
 
   Args:
-    mgr: from `manager`.
+    mgr: from `manager` or `reader`.
     step: an existing step.
     abstract_params: target tree ([ShapeDtypeStruct] leaves) or None to read the stored tree as is.
     abstract_opt_state: target tree of the optimiser moments, or None to skip them.
@@ -160,7 +176,7 @@ def load_checkpoint(path: str) -> tuple[ml_collections.ConfigDict, Params, int]:
     NoCheckpointError: `path` holds no checkpoint.
   """
   directory, step = locate(path)
-  restored = restore(manager(directory), step)
+  restored = restore(reader(directory), step)
   params = jax.tree.map(jnp.asarray, restored['params'])
   return restored['config'], params, step
 
@@ -179,5 +195,5 @@ def load_occupancy(path: str) -> OccupancyGrid | None:
     NoCheckpointError: `path` holds no checkpoint.
   """
   directory, step = locate(path)
-  return restore_occupancy(manager(directory), step)
+  return restore_occupancy(reader(directory), step)
 

@@ -1,5 +1,7 @@
 """Checkpoint round trip (the occupancy grid too) and the restore API for inference."""
 
+import os
+
 import jax
 import numpy as np
 import pytest
@@ -87,3 +89,20 @@ def test_stored_grid_of_a_wrong_shape_names_the_item(tmp_path):
   checkpoints.save(mgr, 1, _tree(0), tiny_config(), {}, grid=bad)
   with pytest.raises(ValueError, match=r'1/occupancy: expected density \[G, G, G\]'):
     checkpoints.load_occupancy(str(tmp_path))
+
+
+def test_loading_leaves_a_running_save_alone(tmp_path):
+  # A run saving step 8 has its temporary folder in place while another process renders step 4.
+  folder = tmp_path / 'checkpoints'
+  mgr = checkpoints.manager(str(folder))
+  checkpoints.save(mgr, 4, _tree(0), tiny_config(), {})
+  in_progress = folder / '8.orbax-checkpoint-tmp' / 'params'
+  in_progress.mkdir(parents=True)
+  (in_progress / 'part').write_bytes(b'being written')
+  checkpoints.load_checkpoint(str(tmp_path))
+  checkpoints.load_occupancy(str(tmp_path))
+  assert (in_progress / 'part').read_bytes() == b'being written'
+  assert sorted(os.listdir(folder)) == ['4', '8.orbax-checkpoint-tmp']
+  # The writing manager of a restarted run does clean it up (what the readers must not do).
+  checkpoints.manager(str(folder))
+  assert sorted(os.listdir(folder)) == ['4']
