@@ -70,6 +70,9 @@ def _parse() -> argparse.Namespace:
                  help='occupancy cells per axis (default: the config\'s render.accel.grid_resolution)')
   p.add_argument('--grid_conditions', type=int, default=2,
                  help='audio/reference conditions of a full grid update (render.accel.update_conditions)')
+  p.add_argument('--train_termination_threshold', type=float, default=None,
+                 help='transmittance below which the accelerated training run stops a ray '
+                      "(default: the config's render.accel.train_termination_threshold)")
   p.add_argument('--precision', default='float32', choices=PRECISIONS,
                  help="config.precision of every model here (bf16: for GPUs)")
   p.add_argument('--chunk', type=int, default=None,
@@ -164,6 +167,8 @@ def main() -> None:
   if args.grid_resolution:
     config.render.accel.grid_resolution = args.grid_resolution
   config.render.accel.update_conditions = args.grid_conditions
+  if args.train_termination_threshold is not None:
+    config.render.accel.train_termination_threshold = args.train_termination_threshold
   if args.chunk:
     config.render.chunk = args.chunk
   identity = load_dataset(args.data_dir, config.data.bc_type, config.data.test_file,

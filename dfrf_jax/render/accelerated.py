@@ -8,8 +8,9 @@ layout, where the authors' compositing runs unchanged. The per-reference project
 bilinear sampling live inside `query`, so skipped samples skip them as well. A ray with no occupied
 sample never reaches the networks and composites to its background pixel.
 
-Each pass is split into depth segments, one budget each. At render time (not in training) a ray whose
-transmittance before a segment is below `accel.termination_threshold` asks for no more samples.
+Each pass is split into depth segments, one budget each. A ray whose transmittance before a segment
+is below `accel.termination_threshold` (in training: `accel.train_termination_threshold`) asks for
+no more samples.
 
 Exact and approximate, against `renderer.render_rays` with the same key:
 - Skipped samples get raw = (0, 0, 0, EMPTY_DENSITY): zero density, as empty space.
@@ -184,7 +185,7 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
   k_strat, k_pdf, k_slot_c, k_slot_f, k_noise_c, k_noise_f = keys
   randomise = train and r.perturb
   noise_std = r.raw_noise_std if train else 0.0
-  termination = 0.0 if train else float(a.termination_threshold)
+  termination = float(a.train_termination_threshold if train else a.termination_threshold)
   num_refs = frame.ref_poses.shape[0]
 
   threshold = training_threshold(grid, a.density_threshold) if train else a.density_threshold
@@ -227,13 +228,14 @@ def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid:
                             far: float, render_config: ml_collections.ConfigDict,
                             key: jax.Array | None, train: bool, *, budget: SampleBudget,
                             use_warp: bool = True) -> tuple[RenderOutput, MarchStats]:
-  """`renderer.render_rays` with empty-space skipping (and early termination when not training).
+  """`renderer.render_rays` with empty-space skipping and early termination.
 
   Args:
     model, params, frame, rays_o, rays_d, bg_rgb, near, far, key, train, use_warp: as `render_rays`.
     grid: the occupancy grid.
     render_config: the `render` section; uses its `accel` fields (density_threshold,
-      termination_threshold, point_chunk) besides what `render_rays` reads.
+      termination_threshold or, with train=True, train_termination_threshold, num_segments via the
+      budget, point_chunk) besides what `render_rays` reads.
     budget: static samples per depth segment of each pass.
 
   Returns:

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pytest
 
 from dfrf_jax.render import accelerated, occupancy
 from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, make_scene, tiny_config
@@ -11,7 +12,10 @@ from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, make_scene, tiny_
 THRESHOLD = 0.02
 
 
-def test_termination_error_is_bounded_by_the_threshold():
+# Rendering reads accel.termination_threshold, a train step accel.train_termination_threshold; the
+# other field is set to 0, so a run that read the wrong one would terminate nothing.
+@pytest.mark.parametrize('train', [False, True], ids=['render', 'train'])
+def test_termination_error_is_bounded_by_the_threshold(train):
   # Denser fields, so that rays do become opaque before the far bound.
   scene = make_scene(tiny_config(), density_bias=10.0)
   aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
@@ -21,11 +25,12 @@ def test_termination_error_is_bounded_by_the_threshold():
 
   def render(threshold):
     c = ml_collections.ConfigDict(scene.render_config.to_dict())
-    c.accel.termination_threshold = threshold
+    c.accel.termination_threshold = 0.0 if train else threshold
+    c.accel.train_termination_threshold = threshold if train else 0.0
     rc = ml_collections.FrozenConfigDict(c)
     return jax.jit(lambda p: accelerated.render_rays_accelerated(
         scene.model, p, scene.frame, grid, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, rc,
-        None, False, budget=budget))(scene.params)
+        None, train, budget=budget))(scene.params)
 
   full, full_stats = render(0.0)
   cut, cut_stats = render(THRESHOLD)
