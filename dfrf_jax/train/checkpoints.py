@@ -53,7 +53,8 @@ def reader(directory: str) -> ocp.CheckpointManager:
   run that is still training leaves the save in progress alone (`manager` would delete its temporary
   folder and fail that save).
   """
-  options = ocp.CheckpointManagerOptions(read_only=True, create=False, cleanup_tmp_directories=False,
+  options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0,
+                                         cleanup_tmp_directories=False,
                                          enable_async_checkpointing=False)
   return ocp.CheckpointManager(os.path.abspath(directory), options=options)
 
