@@ -103,6 +103,7 @@ def test_loading_leaves_a_running_save_alone(tmp_path):
   checkpoints.load_occupancy(str(tmp_path))
   assert (in_progress / 'part').read_bytes() == b'being written'
   assert sorted(os.listdir(folder)) == ['4', '8.orbax-checkpoint-tmp']
-  # The writing manager of a restarted run does clean it up (what the readers must not do).
-  checkpoints.manager(str(folder))
-  assert sorted(os.listdir(folder)) == ['4']
+  # The writing manager of a restarted run does clean it up (what the readers must not do); it
+  # deletes in the background and waits for that before its first save.
+  checkpoints.save(checkpoints.manager(str(folder)), 12, _tree(0), tiny_config(), {})
+  assert sorted(os.listdir(folder)) == ['12', '4']
