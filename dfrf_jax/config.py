@@ -76,7 +76,8 @@ def default_config() -> ml_collections.ConfigDict:
   a.point_chunk = 0             # compacted samples per network call (0: 2048 on CPU, 65536 on GPU)
   a.initial_fraction = 0.25     # first budget: this share of every segment's samples
   a.budget_headroom = 1.2       # next budget = requested samples x headroom ...
-  a.budget_granularity = 1024   # ... rounded up to a multiple of this (fewer recompilations)
+  a.budget_granularity = 1024   # ... rounded up to a multiple of this (fewer recompilations;
+                                # finer for small segments, capped at the segment's samples)
   a.budget_shrink_below = 0.5   # refit a budget when what is needed falls below this share of it
   a.update_conditions = 4       # audio codes whose max density a render-time grid stores
 

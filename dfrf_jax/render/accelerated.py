@@ -72,12 +72,16 @@ class MarchStats:
 
   coarse_requested, fine_requested: [K] samples each depth segment asked to evaluate (occupied,
     not the last sample, ray still live).
+  coarse_capacity, fine_capacity: [K] samples in each depth segment (rays x its columns): what the
+    dense path evaluates there, and the most a budget ever needs.
   coarse_evaluated, fine_evaluated: [] samples evaluated, sum of min(requested, budget).
   overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost).
   rays_skipped: [] rays that evaluated no sample in either pass (rendered as background).
   """
   coarse_requested: jax.Array
   fine_requested: jax.Array
+  coarse_capacity: jax.Array
+  fine_capacity: jax.Array
   coarse_evaluated: jax.Array
   fine_evaluated: jax.Array
   overflow: jax.Array
@@ -215,7 +219,12 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
 
   budgets = jnp.array(budget.coarse + budget.fine, jnp.int32)
   overflow = jnp.sum(jnp.maximum(jnp.concatenate([req_c, req_f]) - budgets, 0))
-  stats = MarchStats(coarse_requested=req_c, fine_requested=req_f, coarse_evaluated=eval_c,
+  def capacity(num_samples, num_segments):
+    return jnp.array(_segment_capacity(rays_o.shape[0], num_samples, num_segments), jnp.int32)
+
+  stats = MarchStats(coarse_requested=req_c, fine_requested=req_f,
+                     coarse_capacity=capacity(r.N_samples, len(budget.coarse)),
+                     fine_capacity=capacity(z_all.shape[1], len(budget.fine)), coarse_evaluated=eval_c,
                      fine_evaluated=eval_f, overflow=overflow,
                      rays_skipped=jnp.sum(~(touched_c | touched_f), dtype=jnp.int32))
   out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
@@ -272,30 +281,43 @@ def render_image_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid
   return jax.tree.map(lambda x: x.reshape((height, width) + x.shape[1:]), image), stats
 
 
+def _segment_capacity(num_rays: int, num_samples: int, num_segments: int) -> list[int]:
+  """Samples in each depth segment of a pass of `num_samples` per ray (background sample excluded)."""
+  return [num_rays * (hi - lo) for lo, hi in _segment_bounds(num_samples - 1, num_segments)]
+
+
+def _segment_budget(value: float, capacity: int, granularity: int) -> int:
+  """`value` rounded up to a multiple of `granularity` (an eighth of `capacity` if that is smaller,
+  so that small batches are not rounded up to everything), and never above `capacity`."""
+  step = max(1, min(granularity, math.ceil(capacity / 8)))
+  return min(capacity, max(step, step * math.ceil(value / step)))
+
+
 def initial_budget(num_rays: int, render_config: ml_collections.ConfigDict) -> SampleBudget:
-  """A first budget: `accel.initial_fraction` of every segment's samples, rounded up to the granularity."""
+  """A first budget: `accel.initial_fraction` of every segment's samples, rounded as `fit_budget` does."""
   r, a = render_config, render_config.accel
 
   def segments(num_samples):
-    return tuple(_round_up(num_rays * (hi - lo) * a.initial_fraction, a.budget_granularity)
-                 for lo, hi in _segment_bounds(num_samples - 1, a.num_segments))
+    return tuple(_segment_budget(cap * a.initial_fraction, cap, a.budget_granularity)
+                 for cap in _segment_capacity(num_rays, num_samples, a.num_segments))
 
   return SampleBudget(coarse=segments(r.N_samples), fine=segments(r.N_samples + r.N_importance))
-
-
-def _round_up(value: float, granularity: int) -> int:
-  return max(granularity, granularity * math.ceil(value / granularity))
 
 
 def fit_budget(stats: MarchStats, *, headroom: float, granularity: int) -> SampleBudget:
   """The budget for the next call (host side): requested samples x headroom, rounded up.
 
-  Rounding to `granularity` keeps the number of distinct budgets, hence of compilations, small.
+  Each segment's budget is rounded up to a multiple of `granularity` (or of an eighth of the
+  segment's samples when that is smaller: a train step's few hundred rays) and capped at the
+  segment's samples, so it never exceeds the dense path's work. Rounding keeps the number of
+  distinct budgets, hence of compilations, small.
   """
-  coarse = np.asarray(stats.coarse_requested)
-  fine = np.asarray(stats.fine_requested)
-  return SampleBudget(coarse=tuple(_round_up(float(c) * headroom, granularity) for c in coarse),
-                      fine=tuple(_round_up(float(f) * headroom, granularity) for f in fine))
+  def segments(requested, capacity):
+    return tuple(_segment_budget(float(req) * headroom, int(cap), granularity)
+                 for req, cap in zip(np.asarray(requested), np.asarray(capacity)))
+
+  return SampleBudget(coarse=segments(stats.coarse_requested, stats.coarse_capacity),
+                      fine=segments(stats.fine_requested, stats.fine_capacity))
 
 
 def next_budget(budget: SampleBudget, stats: MarchStats, *, headroom: float, granularity: int,

@@ -46,6 +46,9 @@ def test_compaction_keeps_every_occupied_sample_and_counts_overflow(scene):
   total = SIZE * SIZE * (scene.render_config.N_samples - 1)
   assert 0.2 * total < count < 0.8 * total
   assert int(ref_stats.coarse_requested[0]) == int(ref_stats.coarse_evaluated) == count
+  assert int(ref_stats.coarse_capacity[0]) == total  # every sample but the background one
+  r = scene.render_config
+  assert int(ref_stats.fine_capacity[0]) == SIZE * SIZE * (r.N_samples + r.N_importance - 1)
   assert int(ref_stats.overflow) == 0 and 0 < int(ref_stats.rays_skipped) < SIZE * SIZE
   fine_count = int(ref_stats.fine_requested[0])
 

@@ -7,10 +7,15 @@ from dfrf_jax.render import accelerated
 from tests.render.conftest import tiny_config
 
 
-def _stats(coarse, fine):
+def _stats(coarse, fine, coarse_capacity=None, fine_capacity=None):
+  """Stats of segments holding 10^6 samples each unless capacities are given."""
   zero = jnp.zeros((), jnp.int32)
+  full = lambda counts, capacity: jnp.array(
+      [10**6] * len(counts) if capacity is None else capacity, jnp.int32)
   return accelerated.MarchStats(coarse_requested=jnp.array(coarse, jnp.int32),
-                                fine_requested=jnp.array(fine, jnp.int32), coarse_evaluated=zero,
+                                fine_requested=jnp.array(fine, jnp.int32),
+                                coarse_capacity=full(coarse, coarse_capacity),
+                                fine_capacity=full(fine, fine_capacity), coarse_evaluated=zero,
                                 fine_evaluated=zero, overflow=zero, rays_skipped=zero)
 
 
@@ -20,14 +25,24 @@ def test_fit_budget_applies_headroom_and_rounds_up():
   assert got == accelerated.SampleBudget(coarse=(64, 128, 832), fine=(1280,))
 
 
+def test_budget_of_a_small_segment_is_finer_and_never_above_its_samples():
+  # A train step's segment of 1024 samples: steps of 1024 / 8 = 128, not the granularity of 1024.
+  got = accelerated.fit_budget(_stats([300, 1000], [10], [1024, 1024], [10**5]), headroom=1.2,
+                               granularity=1024)
+  # 360 -> 384; 1200 -> 1280, capped at the segment's 1024; 12 -> one granule of 1024.
+  assert got == accelerated.SampleBudget(coarse=(384, 1024), fine=(1024,))
+
+
 def test_initial_budget_covers_a_fraction_of_each_segment():
   c = tiny_config()
   c.render.accel.num_segments = 3
   c.render.accel.initial_fraction = 0.5
   c.render.accel.budget_granularity = 8
   got = accelerated.initial_budget(10, ml_collections.FrozenConfigDict(c.render))
-  # Coarse: 15 inner samples in segments of 5, 5, 5; fine: 31 in 10, 11, 10 (x 10 rays x 0.5).
-  assert got == accelerated.SampleBudget(coarse=(32, 32, 32), fine=(56, 56, 56))
+  # Coarse: 15 inner samples in segments of 5, 5, 5 (x 10 rays: 50 samples each, so steps of
+  # ceil(50 / 8) = 7 rather than 8): 25 -> 28. Fine: 31 in 10, 11, 10 (100, 110, 100 samples, steps
+  # of 8): 50, 55, 50 -> 56.
+  assert got == accelerated.SampleBudget(coarse=(28, 28, 28), fine=(56, 56, 56))
 
 
 def _with_overflow(stats, overflow):
