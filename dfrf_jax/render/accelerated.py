@@ -219,13 +219,14 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
 
   budgets = jnp.array(budget.coarse + budget.fine, jnp.int32)
   overflow = jnp.sum(jnp.maximum(jnp.concatenate([req_c, req_f]) - budgets, 0))
+
   def capacity(num_samples, num_segments):
     return jnp.array(_segment_capacity(rays_o.shape[0], num_samples, num_segments), jnp.int32)
 
   stats = MarchStats(coarse_requested=req_c, fine_requested=req_f,
                      coarse_capacity=capacity(r.N_samples, len(budget.coarse)),
-                     fine_capacity=capacity(z_all.shape[1], len(budget.fine)), coarse_evaluated=eval_c,
-                     fine_evaluated=eval_f, overflow=overflow,
+                     fine_capacity=capacity(z_all.shape[1], len(budget.fine)),
+                     coarse_evaluated=eval_c, fine_evaluated=eval_f, overflow=overflow,
                      rays_skipped=jnp.sum(~(touched_c | touched_f), dtype=jnp.int32))
   out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
                      sigma_fine=raw[..., 3], z_std=jnp.std(z_samples, -1))
