@@ -72,6 +72,8 @@ def default_config() -> ml_collections.ConfigDict:
   a.termination_threshold = 1e-3  # rendering: a ray stops below this transmittance (0: never)
   a.train_termination_threshold = 0.0  # the same in an accelerated train step (0: every occupied
                                        # sample gets a gradient, also behind opaque surfaces)
+  a.reuse_coarse_features = True  # the fine pass takes the coarse pass's aggregated feature F~ at
+                                  # coarse depths (only the fine field runs there)
   a.num_segments = 4            # depth segments per pass (termination is checked between them)
   a.point_chunk = 0             # compacted samples per network call (0: 2048 on CPU, 65536 on GPU)
   a.initial_fraction = 0.25     # first budget: this share of every segment's samples

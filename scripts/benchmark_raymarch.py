@@ -10,7 +10,8 @@ model then renders a validation frame of the dataset at every --sizes resolution
 Prints a table and writes JSON (--out): one record per size with
   size, dense_ms_per_frame, accel_ms_per_frame, render_speedup,
   dense_psnr_db, accel_psnr_db, psnr_delta_db (accelerated minus dense, against ground truth),
-  max_abs_diff (accelerated vs dense frame), samples_per_ray {dense, accel}, rays_skipped_share,
+  max_abs_diff (accelerated vs dense frame), samples_per_ray {dense, accel, accel_fine_reused,
+  accel_budget} (samples whose aggregated feature was computed, per ray), rays_skipped_share,
   overflow, train_step_speedup, dense_train_step_ms, accel_train_step_ms,
   train_psnr_db {dense, accel} (validation frame at the dataset's size after equal steps)
 and a 'setup' record (device, precision, config, steps). Timings exclude compilation (each measured call is
@@ -271,6 +272,8 @@ def main() -> None:
         'samples_per_ray': {
             'dense': r.N_samples + r.N_samples + r.N_importance,
             'accel': (int(stats.coarse_evaluated) + int(stats.fine_evaluated)) / num_rays,
+            # Fine samples that took the coarse pass's aggregated feature (only the fine field ran).
+            'accel_fine_reused': int(stats.fine_reused) / num_rays,
             # What the accelerated frame computed: its budgets, padding included.
             'accel_budget': (sum(budget.coarse) + sum(budget.fine)) / num_rays},
         'rays_skipped_share': int(stats.rays_skipped) / num_rays,

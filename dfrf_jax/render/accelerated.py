@@ -5,8 +5,14 @@ the same key split), but each pass evaluates `DFRF.query` only on the samples th
 cells of an `OccupancyGrid`. Those are gathered from all rays into a list of static length (the
 budget, `jnp.nonzero(size=...)`), evaluated in `point_chunk` pieces, and scattered back onto the ray
 layout, where the authors' compositing runs unchanged. The per-reference projection, warp and
-bilinear sampling live inside `query`, so skipped samples skip them as well. A ray with no occupied
-sample never reaches the networks and composites to its background pixel.
+bilinear sampling (`DFRF.aggregate`, most of a query's cost) are computed for evaluated samples only,
+so skipped samples skip them as well. A ray with no occupied sample never reaches the networks and
+composites to its background pixel.
+
+The coarse and fine fields share the aggregation network, so a coarse depth's aggregated feature F~
+is the same in both passes. With `accel.reuse_coarse_features` the coarse pass feeds the F~ of each
+sample it evaluates to both fields, and the fine pass queries only its importance samples (and coarse
+depths the coarse pass did not evaluate): about half of the fine pass's aggregations are not redone.
 
 Each pass is split into depth segments, one budget each. A ray whose transmittance before a segment
 is below `accel.termination_threshold` (in training: `accel.train_termination_threshold`) asks for
@@ -20,6 +26,8 @@ Exact and approximate, against `renderer.render_rays` with the same key:
   dense ones: outputs agree up to float summation order. Only the last sample's `sigma_fine` and
   `offsets_fine` differ (not evaluated here: EMPTY_DENSITY and 0).
 - Slot noise (`slot_init='random'`) is drawn per evaluated sample: same distribution, other draws.
+  With `reuse_coarse_features` both fields see one draw at a coarse depth (the dense path draws
+  one per pass); without slot noise the reuse is exact.
 - Skipping is approximate where the grid misses density above `accel.density_threshold` (while
   training: `occupancy.training_threshold`, that value capped at the grid's mean density). The grid is
   dilated by `accel.dilation` cells first (one cell closes the gaps that one random point per cell
@@ -74,7 +82,10 @@ class MarchStats:
     not the last sample, ray still live).
   coarse_capacity, fine_capacity: [K] samples in each depth segment (rays x its columns): what the
     dense path evaluates there, and the most a budget ever needs.
-  coarse_evaluated, fine_evaluated: [] samples evaluated, sum of min(requested, budget).
+  coarse_evaluated, fine_evaluated: [] samples queried (aggregated feature and field), sum of
+    min(requested, budget).
+  fine_reused: [] fine-pass samples at coarse depths that took the coarse pass's aggregated feature
+    (only the fine field ran there; `accel.reuse_coarse_features`), not in fine_requested.
   overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost).
   rays_skipped: [] rays that evaluated no sample in either pass (rendered as background).
   """
@@ -84,6 +95,7 @@ class MarchStats:
   fine_capacity: jax.Array
   coarse_evaluated: jax.Array
   fine_evaluated: jax.Array
+  fine_reused: jax.Array
   overflow: jax.Array
   rays_skipped: jax.Array
 
@@ -101,9 +113,25 @@ def _transmittance(sigma: jax.Array, z: jax.Array, norms: jax.Array) -> jax.Arra
   return jnp.prod(1.0 - alpha + 1e-10, -1)
 
 
-def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fine: bool, use_warp: bool,
-              point_chunk: int):
-  """(points [B, 3], viewdirs [B, 3], key) -> (raw [B, 4], offsets [B, N, 2]) evaluated in chunks."""
+def _aggregate_and_radiance(module: DFRF, points: jax.Array, viewdirs: jax.Array,
+                            frame: FrameInputs, noise: jax.Array | None, fields: tuple[bool, ...],
+                            use_warp: bool) -> tuple[jax.Array, jax.Array]:
+  """`DFRF.aggregate` once, then `DFRF.radiance` of each field in `fields` (False: coarse, True: fine).
+
+  Returns raw [P, len(fields), 4] and offsets [N, P, 2].
+  """
+  fused, offsets = module.aggregate(points, frame.audio_code, frame.ref_features, frame.ref_poses,
+                                    frame.focal, noise, use_warp)
+  raw = [module.radiance(fused, points, viewdirs, frame.audio_code, fine) for fine in fields]
+  return jnp.stack(raw, 1), offsets
+
+
+def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fields: tuple[bool, ...],
+              use_warp: bool, point_chunk: int):
+  """(points [B, 3], viewdirs [B, 3], key) -> (raw [B, len(fields), 4], offsets [B, N, 2]), in chunks.
+
+  The aggregated feature of a sample is computed once and fed to every field in `fields`.
+  """
   m = model.config
   if m.slot_init not in ('random', 'mean'):
     raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
@@ -117,9 +145,9 @@ def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fine: bool, use_war
       if m.slot_init == 'random':
         noise = jax.random.normal(jax.random.fold_in(key, index[0]),
                                   (p.shape[0], m.num_slots, m.slot_dim), jnp.float32)
-      out = model.apply({'params': params}, p, v, frame.audio_code, frame.ref_features,
-                        frame.ref_poses, frame.focal, noise, fine, use_warp, method=DFRF.query)
-      return out.raw, jnp.swapaxes(out.offsets, 0, 1)
+      raw, offsets = model.apply({'params': params}, p, v, frame, noise, fields, use_warp,
+                                 method=_aggregate_and_radiance)
+      return raw, jnp.swapaxes(offsets, 0, 1)
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)
     return map_in_chunks(one_chunk, (points, viewdirs, index), points_per_call(point_chunk))
@@ -127,29 +155,55 @@ def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fine: bool, use_war
   return evaluate
 
 
+class _Pass(NamedTuple):
+  """What `_march_pass` returns.
+
+  raw: [R, S, F, 4] per field asked for (EMPTY_DENSITY where not evaluated).
+  offsets: [N, R, S, 2] or None.
+  evaluated: [R, S] bool, samples whose values come from this pass's queries or from `initial`.
+  requested: [K] int32 samples each segment asked for. num_evaluated: [] int32 queries run.
+  """
+  raw: jax.Array
+  offsets: jax.Array | None
+  evaluated: jax.Array
+  requested: jax.Array
+  num_evaluated: jax.Array
+
+
+def _empty_raw(shape: tuple[int, ...]) -> jax.Array:
+  """raw of skipped samples, [*shape, 4]: no colour, EMPTY_DENSITY."""
+  return jnp.zeros(shape + (4,), jnp.float32).at[..., 3].set(EMPTY_DENSITY)
+
+
 def _march_pass(query, rays_o: jax.Array, rays_d: jax.Array, z: jax.Array, mask: jax.Array,
                 budgets: tuple[int, ...], key: jax.Array | None, termination: float,
-                num_refs: int, keep_offsets: bool):
+                num_fields: int, num_refs: int, keep_offsets: bool,
+                initial: tuple[jax.Array, jax.Array | None, jax.Array] | None = None) -> _Pass:
   """Evaluates the masked samples of one pass segment by segment, each compacted into its budget.
 
   Args:
-    query: from `_query_fn`.
-    rays_o, rays_d: [R, 3]. z: [R, S] sample depths. mask: [R, S] samples worth evaluating.
+    query: from `_query_fn`; its first field is the pass's own (the one termination reads).
+    rays_o, rays_d: [R, 3]. z: [R, S] sample depths. mask: [R, S] samples to query.
     budgets: samples evaluated per depth segment (static).
     key: slot-noise key or None. termination: transmittance threshold (0: none).
-    num_refs: N, references (shape of the offsets). keep_offsets: return the offsets.
+    num_fields: F, fields the query returns. num_refs: N, references (shape of the offsets).
+    keep_offsets: return the offsets.
+    initial: (raw [R, S, F, 4], offsets [N, R, S, 2] or None, evaluated [R, S]) values already known
+      (not in `mask`), or None.
 
   Returns:
-    raw [R, S, 4] (EMPTY_DENSITY where not evaluated), offsets [N, R, S, 2] or None,
-    requested [K] int32, evaluated [] int32, evaluated_per_ray [R] bool.
+    _Pass.
   """
   num_rays, num_samples = z.shape
   norms = jnp.linalg.norm(rays_d, axis=-1)
   viewdirs = rays_d / norms[:, None]
-  raw = jnp.zeros((num_rays, num_samples, 4), jnp.float32).at[..., 3].set(EMPTY_DENSITY)
-  offsets = jnp.zeros((num_refs, num_rays, num_samples, 2), jnp.float32) if keep_offsets else None
+  if initial is None:
+    raw = _empty_raw((num_rays, num_samples, num_fields))
+    offsets = jnp.zeros((num_refs, num_rays, num_samples, 2), jnp.float32) if keep_offsets else None
+    done = jnp.zeros((num_rays, num_samples), bool)
+  else:
+    raw, offsets, done = initial
   live = jnp.ones((num_rays,), bool)
-  touched = jnp.zeros((num_rays,), bool)
   requested, evaluated = [], []
   bounds = _segment_bounds(num_samples - 1, len(budgets))
   for k, ((lo, hi), budget) in enumerate(zip(bounds, budgets)):
@@ -172,10 +226,38 @@ def _march_pass(query, rays_o: jax.Array, rays_d: jax.Array, z: jax.Array, mask:
       raw = raw.at[ray, col].set(out_raw, mode='drop')
       if keep_offsets:
         offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
-      touched = touched.at[ray].set(True, mode='drop')
+      done = done.at[ray, col].set(True, mode='drop')
     if termination > 0.0 and k + 1 < len(budgets):
-      live = _transmittance(raw[:, :hi, 3], z[:, :hi + 1], norms) > termination
-  return raw, offsets, jnp.stack(requested), sum(evaluated), touched
+      live = _transmittance(raw[:, :hi, 0, 3], z[:, :hi + 1], norms) > termination
+  return _Pass(raw=raw, offsets=offsets, evaluated=done, requested=jnp.stack(requested),
+               num_evaluated=sum(evaluated))
+
+
+def _reused_in_fine_pass(coarse: _Pass, z: jax.Array, z_samples: jax.Array, keep_offsets: bool
+                         ) -> tuple[jax.Array, jax.Array | None, jax.Array]:
+  """The fine pass's samples at coarse depths that the coarse pass evaluated, in the fine layout.
+
+  Args:
+    coarse: the coarse pass, run with fields (coarse, fine). z: [R, S] coarse depths.
+    z_samples: [R, M] importance depths (`fine_z`'s second output).
+    keep_offsets: also carry the coarse pass's offsets over.
+
+  Returns:
+    (raw [R, S+M, 1, 4] of the fine field, offsets [N, R, S+M, 2] or None, reused [R, S+M] bool):
+    `_march_pass`'s `initial` for the fine pass.
+  """
+  num_coarse = z.shape[1]
+  # The column each sorted fine depth came from (fine_z sorts the same concatenation).
+  order = jnp.argsort(jnp.concatenate([z, z_samples], -1), -1)
+  col = jnp.minimum(order, num_coarse - 1)
+  reused = (order < num_coarse) & jnp.take_along_axis(coarse.evaluated, col, 1)
+  fine_raw = jnp.take_along_axis(coarse.raw[:, :, 1], col[..., None], 1)
+  raw = jnp.where(reused[..., None], fine_raw, _empty_raw(reused.shape))[:, :, None]
+  offsets = None
+  if keep_offsets:
+    carried = jnp.take_along_axis(coarse.offsets, col[None, ..., None], 2)
+    offsets = jnp.where(reused[None, ..., None], carried, 0.0)
+  return raw, offsets, reused
 
 
 def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, rays_o: jax.Array,
@@ -191,6 +273,7 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
   noise_std = r.raw_noise_std if train else 0.0
   termination = float(a.train_termination_threshold if train else a.termination_threshold)
   num_refs = frame.ref_poses.shape[0]
+  reuse = bool(a.reuse_coarse_features)
 
   threshold = training_threshold(grid, a.density_threshold) if train else a.density_threshold
   grid = dilate(grid, a.dilation)
@@ -202,33 +285,41 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
 
   z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
   z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
-  query = _query_fn(model, params, frame, False, use_warp, a.point_chunk)
-  raw, _, req_c, eval_c, touched_c = _march_pass(
-      query, rays_o, rays_d, z, occupied_samples(z), budget.coarse, k_slot_c, termination, num_refs,
-      keep_offsets=False)
-  coarse = composite(raw, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
-                     key=k_noise_c)
+  fields = (False, True) if reuse else (False,)
+  query = _query_fn(model, params, frame, fields, use_warp, a.point_chunk)
+  coarse_pass = _march_pass(query, rays_o, rays_d, z, occupied_samples(z), budget.coarse, k_slot_c,
+                            termination, len(fields), num_refs, keep_offsets=keep_offsets and reuse)
+  coarse = composite(coarse_pass.raw[:, :, 0], z, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
+                     raw_noise_std=noise_std, key=k_noise_c)
 
   z_all, z_samples = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
-  query = _query_fn(model, params, frame, True, use_warp, a.point_chunk)
-  raw, offsets, req_f, eval_f, touched_f = _march_pass(
-      query, rays_o, rays_d, z_all, occupied_samples(z_all), budget.fine, k_slot_f, termination,
-      num_refs, keep_offsets=keep_offsets)
+  initial = _reused_in_fine_pass(coarse_pass, z, z_samples, keep_offsets) if reuse else None
+  to_query = occupied_samples(z_all)
+  if reuse:
+    to_query = to_query & ~initial[2]
+  query = _query_fn(model, params, frame, (True,), use_warp, a.point_chunk)
+  fine_pass = _march_pass(query, rays_o, rays_d, z_all, to_query, budget.fine, k_slot_f,
+                          termination, 1, num_refs, keep_offsets=keep_offsets, initial=initial)
+  raw = fine_pass.raw[:, :, 0]
   fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
                    key=k_noise_f)
 
+  requested = jnp.concatenate([coarse_pass.requested, fine_pass.requested])
   budgets = jnp.array(budget.coarse + budget.fine, jnp.int32)
-  overflow = jnp.sum(jnp.maximum(jnp.concatenate([req_c, req_f]) - budgets, 0))
+  overflow = jnp.sum(jnp.maximum(requested - budgets, 0))
 
   def capacity(num_samples, num_segments):
     return jnp.array(_segment_capacity(rays_o.shape[0], num_samples, num_segments), jnp.int32)
 
-  stats = MarchStats(coarse_requested=req_c, fine_requested=req_f,
+  fine_reused = jnp.sum(initial[2], dtype=jnp.int32) if reuse else jnp.zeros((), jnp.int32)
+  touched = jnp.any(coarse_pass.evaluated, 1) | jnp.any(fine_pass.evaluated, 1)
+  stats = MarchStats(coarse_requested=coarse_pass.requested, fine_requested=fine_pass.requested,
                      coarse_capacity=capacity(r.N_samples, len(budget.coarse)),
                      fine_capacity=capacity(z_all.shape[1], len(budget.fine)),
-                     coarse_evaluated=eval_c, fine_evaluated=eval_f, overflow=overflow,
-                     rays_skipped=jnp.sum(~(touched_c | touched_f), dtype=jnp.int32))
-  out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
+                     coarse_evaluated=coarse_pass.num_evaluated,
+                     fine_evaluated=fine_pass.num_evaluated, fine_reused=fine_reused,
+                     overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32))
+  out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=fine_pass.offsets,
                      sigma_fine=raw[..., 3], z_std=jnp.std(z_samples, -1))
   return out, stats
 

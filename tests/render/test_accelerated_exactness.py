@@ -1,9 +1,11 @@
-"""With every cell occupied and no early termination, the accelerated renderer is the dense one."""
+"""With every cell occupied and no early termination, the accelerated renderer is the dense one,
+with and without the fine pass reusing the coarse pass's aggregated features (no slot noise here)."""
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pytest
 
 from dfrf_jax.render import accelerated, occupancy
 from dfrf_jax.render.renderer import render_image, render_rays
@@ -15,9 +17,10 @@ def _all_occupied(scene):
   return occupancy.init_occupancy(aabb, 4, density=jnp.inf)
 
 
-def _no_termination(render_config):
+def _render_config(render_config, reuse: bool):
   c = ml_collections.ConfigDict(render_config.to_dict())
   c.accel.termination_threshold = 0.0
+  c.accel.reuse_coarse_features = reuse
   return ml_collections.FrozenConfigDict(c)
 
 
@@ -27,9 +30,10 @@ def _assert_same(got, want):
                                err_msg=name)
 
 
-def test_all_occupied_rays_equal_the_dense_rays_in_training_mode(scene):
+@pytest.mark.parametrize('reuse', [True, False])
+def test_all_occupied_rays_equal_the_dense_rays_in_training_mode(scene, reuse):
   # train=True: stratified depths and random importance samples from the same key, no termination.
-  rc = scene.render_config
+  rc = _render_config(scene.render_config, reuse)
   key = jax.random.PRNGKey(5)
   args = (scene.model, scene.params, scene.frame)
   rays = (scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, rc, key, True)
@@ -49,12 +53,17 @@ def test_all_occupied_rays_equal_the_dense_rays_in_training_mode(scene):
   np.testing.assert_array_equal(acc.sigma_fine[:, -1], accelerated.EMPTY_DENSITY)
   num_rays = SIZE * SIZE
   assert int(stats.coarse_evaluated) == num_rays * (rc.N_samples - 1)
-  assert int(stats.fine_evaluated) == num_rays * (rc.N_samples + rc.N_importance - 1)
+  # With reuse only the importance samples need their aggregated features; the coarse depths
+  # (background excluded) take the coarse pass's.
+  reused = num_rays * (rc.N_samples - 1) if reuse else 0
+  assert int(stats.fine_reused) == reused
+  assert int(stats.fine_evaluated) == num_rays * (rc.N_samples + rc.N_importance - 1) - reused
   assert int(stats.overflow) == 0 and int(stats.rays_skipped) == 0
 
 
-def test_all_occupied_frame_equals_the_dense_frame(scene):
-  rc = _no_termination(scene.render_config)
+@pytest.mark.parametrize('reuse', [True, False])
+def test_all_occupied_frame_equals_the_dense_frame(scene, reuse):
+  rc = _render_config(scene.render_config, reuse)
   intrinsics = jnp.array(INTRINSICS)
   bg = scene.bg.reshape(SIZE, SIZE, 3)
   dense = render_image(scene.model, scene.params, scene.frame, scene.c2w, bg, intrinsics, NEAR, FAR,

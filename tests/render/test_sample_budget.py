@@ -16,7 +16,8 @@ def _stats(coarse, fine, coarse_capacity=None, fine_capacity=None):
                                 fine_requested=jnp.array(fine, jnp.int32),
                                 coarse_capacity=full(coarse, coarse_capacity),
                                 fine_capacity=full(fine, fine_capacity), coarse_evaluated=zero,
-                                fine_evaluated=zero, overflow=zero, rays_skipped=zero)
+                                fine_evaluated=zero, fine_reused=zero, overflow=zero,
+                                rays_skipped=zero)
 
 
 def test_fit_budget_applies_headroom_and_rounds_up():

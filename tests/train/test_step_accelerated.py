@@ -38,8 +38,9 @@ def test_accelerated_step_equals_dense_step():
   params_dense, dense = _one_step('dense')
   params_accel, accel = _one_step('accelerated')
   assert int(accel['overflow']) == 0 and float(accel['occupied']) == 1.0
-  # Every sample but each ray's last (the background, composited without the networks).
-  np.testing.assert_allclose(accel['samples_per_ray'], 7 + 15)
+  # Aggregated features: every coarse sample but each ray's last (the background, composited
+  # without the networks), then the importance samples; the fine pass reuses the coarse ones.
+  np.testing.assert_allclose(accel['samples_per_ray'], 7 + 8)
   for name in ('loss', 'mse', 'mse0'):
     np.testing.assert_allclose(accel[name], dense[name], rtol=1e-5, err_msg=name)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6),
