@@ -80,7 +80,7 @@ def default_config() -> ml_collections.ConfigDict:
   a.budget_headroom = 1.2       # next budget = requested samples x headroom ...
   a.budget_granularity = 1024   # ... rounded up to a multiple of this (fewer recompilations;
                                 # finer for small segments, capped at the segment's samples)
-  a.budget_shrink_below = 0.8   # refit a budget when what is needed falls below this share of it
+  a.budget_shrink_below = 0.5   # refit a budget when what is needed falls below this share of it
   a.update_conditions = 4       # audio codes whose max density a render-time grid stores
 
   d = c.data = ml_collections.ConfigDict()
