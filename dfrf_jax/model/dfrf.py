@@ -9,6 +9,7 @@ Stages (paper section 3) and their methods:
                       fusion. Shared by the coarse and the fine field.
   radiance            F~ at 3D samples -> raw (colour logits, density) of the coarse or fine field.
   query               aggregate, then radiance.
+  query_fields        aggregate once, then radiance of several fields (the coarse and the fine one).
 
 Intermediates of `query` are sown into the 'intermediates' collection for inspection and parity tests
 (`apply(..., mutable=['intermediates'])`).
@@ -174,6 +175,24 @@ class DFRF(nn.Module):
                                     use_warp)
     return QueryOutput(raw=self.radiance(fused, points, viewdirs, audio_code, fine),
                        offsets=offsets)
+
+  def query_fields(self, points: jax.Array, viewdirs: jax.Array, audio_code: jax.Array,
+                   ref_features: jax.Array, ref_poses: jax.Array, focal: jax.Array | float,
+                   slot_noise: jax.Array | None, fields: tuple[bool, ...],
+                   use_warp: bool = True) -> QueryOutput:
+    """Several fields at the same P samples from one `aggregate` (F~ is shared by both fields).
+
+    Args:
+      points, viewdirs, audio_code, ref_features, ref_poses, focal, slot_noise, use_warp: as `query`.
+      fields: which fields to evaluate, in order (False: coarse, True: fine).
+
+    Returns:
+      QueryOutput with raw [P, len(fields), 4] and offsets [N, P, 2].
+    """
+    fused, offsets = self.aggregate(points, audio_code, ref_features, ref_poses, focal, slot_noise,
+                                    use_warp)
+    raw = [self.radiance(fused, points, viewdirs, audio_code, fine) for fine in fields]
+    return QueryOutput(raw=jnp.stack(raw, 1), offsets=offsets)
 
   def __call__(self, windows: jax.Array, ref_images: jax.Array, ref_poses: jax.Array,
                points: jax.Array, viewdirs: jax.Array, focal: float) -> QueryOutput:

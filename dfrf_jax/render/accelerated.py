@@ -3,8 +3,9 @@
 The sample depths are the dense renderer's (`coarse_z`, then `fine_z` from the coarse weights, with
 the same key split), but each pass evaluates `DFRF.query` only on the samples that lie in occupied
 cells of an `OccupancyGrid`. Those are gathered from all rays into a list of static length (the
-budget, `jnp.nonzero(size=...)`), evaluated in `point_chunk` pieces, and scattered back onto the ray
-layout, where the authors' compositing runs unchanged. The per-reference projection, warp and
+budget, `jnp.nonzero(size=...)`), evaluated in `point_chunk` pieces (pieces that hold only the
+budget's padding are skipped at run time), and scattered back onto the ray layout, where the authors'
+compositing runs unchanged. The per-reference projection, warp and
 bilinear sampling (`DFRF.aggregate`, most of a query's cost) are computed for evaluated samples only,
 so skipped samples skip them as well. A ray with no occupied sample never reaches the networks and
 composites to its background pixel.
@@ -113,30 +114,19 @@ def _transmittance(sigma: jax.Array, z: jax.Array, norms: jax.Array) -> jax.Arra
   return jnp.prod(1.0 - alpha + 1e-10, -1)
 
 
-def _aggregate_and_radiance(module: DFRF, points: jax.Array, viewdirs: jax.Array,
-                            frame: FrameInputs, noise: jax.Array | None, fields: tuple[bool, ...],
-                            use_warp: bool) -> tuple[jax.Array, jax.Array]:
-  """`DFRF.aggregate` once, then `DFRF.radiance` of each field in `fields` (False: coarse, True: fine).
-
-  Returns raw [P, len(fields), 4] and offsets [N, P, 2].
-  """
-  fused, offsets = module.aggregate(points, frame.audio_code, frame.ref_features, frame.ref_poses,
-                                    frame.focal, noise, use_warp)
-  raw = [module.radiance(fused, points, viewdirs, frame.audio_code, fine) for fine in fields]
-  return jnp.stack(raw, 1), offsets
-
-
 def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fields: tuple[bool, ...],
               use_warp: bool, point_chunk: int):
-  """(points [B, 3], viewdirs [B, 3], key) -> (raw [B, len(fields), 4], offsets [B, N, 2]), in chunks.
+  """(points [B, 3], viewdirs [B, 3], key, num_valid []) -> (raw [B, len(fields), 4], offsets [B, N, 2]).
 
-  The aggregated feature of a sample is computed once and fed to every field in `fields`.
+  Evaluated in chunks of `point_chunk`; rows from `num_valid` on are budget padding, and chunks of
+  padding only are skipped (zeros). The aggregated feature of a sample is computed once and fed to
+  every field in `fields`.
   """
   m = model.config
   if m.slot_init not in ('random', 'mean'):
     raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
 
-  def evaluate(points, viewdirs, key):
+  def evaluate(points, viewdirs, key, num_valid):
     if m.slot_init == 'random' and key is None:
       raise ValueError("config.model.slot_init='random' draws slot noise: pass a PRNG key to render.")
 
@@ -145,12 +135,14 @@ def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fields: tuple[bool,
       if m.slot_init == 'random':
         noise = jax.random.normal(jax.random.fold_in(key, index[0]),
                                   (p.shape[0], m.num_slots, m.slot_dim), jnp.float32)
-      raw, offsets = model.apply({'params': params}, p, v, frame, noise, fields, use_warp,
-                                 method=_aggregate_and_radiance)
-      return raw, jnp.swapaxes(offsets, 0, 1)
+      out = model.apply({'params': params}, p, v, frame.audio_code, frame.ref_features,
+                        frame.ref_poses, frame.focal, noise, fields, use_warp,
+                        method=DFRF.query_fields)
+      return out.raw, jnp.swapaxes(out.offsets, 0, 1)
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)
-    return map_in_chunks(one_chunk, (points, viewdirs, index), points_per_call(point_chunk))
+    return map_in_chunks(one_chunk, (points, viewdirs, index), points_per_call(point_chunk),
+                         num_valid=num_valid)
 
   return evaluate
 
@@ -222,7 +214,7 @@ def _march_pass(query, rays_o: jax.Array, rays_d: jax.Array, z: jax.Array, mask:
       depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
       points = rays_o[ray_in] + rays_d[ray_in] * depth[:, None]
       seg_key = None if key is None else jax.random.fold_in(key, k)
-      out_raw, out_offsets = query(points, viewdirs[ray_in], seg_key)
+      out_raw, out_offsets = query(points, viewdirs[ray_in], seg_key, count)
       raw = raw.at[ray, col].set(out_raw, mode='drop')
       if keep_offsets:
         offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')

@@ -21,7 +21,8 @@ def points_per_call(point_chunk: int) -> int:
   return CPU_POINT_CHUNK if jax.default_backend() == 'cpu' else ACCELERATOR_POINT_CHUNK
 
 
-def map_in_chunks(fn: Callable[..., Any], args: tuple[jax.Array, ...], chunk: int) -> Any:
+def map_in_chunks(fn: Callable[..., Any], args: tuple[jax.Array, ...], chunk: int,
+                  num_valid: jax.Array | None = None) -> Any:
   """Evaluates `fn(*args)` on equal slices of at most `chunk` rows (`lax.map`), then concatenates.
 
   `fn` must act row by row (row i of every output depends only on row i of every input). The P rows
@@ -32,6 +33,9 @@ def map_in_chunks(fn: Callable[..., Any], args: tuple[jax.Array, ...], chunk: in
     fn: maps arrays with a leading axis of size n to a pytree of arrays with leading axis n.
     args: arrays sharing the leading axis size P.
     chunk: rows per call (at least 1).
+    num_valid: [] int, or None. Rows from `num_valid` on are padding whose outputs the caller
+      discards: a slice that holds only such rows is not evaluated (`lax.cond`) and returns zeros.
+      A compacted sample list pays only for the slices its samples fill, not for its whole budget.
 
   Returns:
     fn's pytree with leading axis P.
@@ -39,7 +43,7 @@ def map_in_chunks(fn: Callable[..., Any], args: tuple[jax.Array, ...], chunk: in
   if chunk < 1:
     raise ValueError(f'map_in_chunks: chunk must be at least 1, got {chunk}.')
   num = args[0].shape[0]
-  if num <= chunk:
+  if num <= chunk and num_valid is None:
     return fn(*args)
   num_chunks = -(-num // chunk)
   chunk = -(-num // num_chunks)
@@ -49,5 +53,13 @@ def map_in_chunks(fn: Callable[..., Any], args: tuple[jax.Array, ...], chunk: in
     x = jnp.concatenate([x, jnp.broadcast_to(x[-1:], (pad,) + x.shape[1:])])
     return x.reshape((num_chunks, chunk) + x.shape[1:])
 
-  out = jax.lax.map(lambda a: fn(*a), tuple(pieces(x) for x in args))
+  sliced = tuple(pieces(x) for x in args)
+  if num_valid is None:
+    out = jax.lax.map(lambda a: fn(*a), sliced)
+  else:
+    shapes = jax.eval_shape(fn, *(x[0] for x in sliced))
+    skip = lambda *_: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    starts = jnp.arange(num_chunks, dtype=jnp.int32) * chunk
+    out = jax.lax.map(lambda a: jax.lax.cond(a[0] < num_valid, fn, skip, *a[1]),
+                      (starts, sliced))
   return jax.tree.map(lambda y: y.reshape((num_chunks * chunk,) + y.shape[2:])[:num], out)

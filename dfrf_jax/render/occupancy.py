@@ -206,12 +206,10 @@ def max_density(model: DFRF, params: dict, frames: FrameInputs, points: jax.Arra
         # One draw per chunk, keyed by the chunk's first point.
         noise = jax.random.normal(jax.random.fold_in(k, index[0]),
                                   (p.shape[0], m.num_slots, m.slot_dim), jnp.float32)
-      best = jnp.zeros(p.shape[:1], jnp.float32)
-      for fine in (False, True):
-        out = model.apply({'params': params}, p, v, frame.audio_code, frame.ref_features,
-                          frame.ref_poses, frame.focal, noise, fine, use_warp, method=DFRF.query)
-        best = jnp.maximum(best, jax.nn.relu(out.raw[:, 3]))
-      return best
+      out = model.apply({'params': params}, p, v, frame.audio_code, frame.ref_features,
+                        frame.ref_poses, frame.focal, noise, (False, True), use_warp,
+                        method=DFRF.query_fields)
+      return jnp.max(jax.nn.relu(out.raw[:, :, 3]), 1)
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)
     return map_in_chunks(field_max, (points, viewdirs, index), points_per_call(point_chunk))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dfrf_jax.config import default_config
-from dfrf_jax.model.dfrf import build_model, init_params
+from dfrf_jax.model.dfrf import DFRF, build_model, init_params
 from tests.model.conftest import query, query_inputs
 
 
@@ -44,6 +44,26 @@ def test_query_shapes_and_offset_bounds():
   assert out.raw.shape == (12, 4)
   assert out.offsets.shape == (4, 12, 2)
   assert float(jnp.max(jnp.abs(out.offsets))) == pytest.approx(10.0)
+
+
+def test_query_fields_equals_one_query_per_field():
+  # One aggregation shared by both fields gives what two separate queries give, with slot noise too.
+  model = build_model(_tiny_config().model)
+  params = init_params(model, jax.random.PRNGKey(0))
+  images, poses, points, viewdirs, code = query_inputs()
+  feats = model.apply({'params': params}, images, poses, method=DFRF.reference_features)
+  noise = jax.random.normal(jax.random.PRNGKey(1), (points.shape[0], 2, 128))
+  args = (points, viewdirs, code, feats, poses, 20.0, noise)
+  both = jax.jit(lambda: model.apply({'params': params}, *args, (True, False),
+                                     method=DFRF.query_fields))()
+  assert both.raw.shape == (12, 2, 4)
+  for column, fine in enumerate((True, False)):
+    one = jax.jit(lambda fine=fine: model.apply({'params': params}, *args, fine,
+                                                method=DFRF.query))()
+    np.testing.assert_allclose(both.raw[:, column], one.raw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both.offsets, one.offsets, rtol=1e-5, atol=1e-6)
+  # The two fields differ (else the test could not tell them apart).
+  assert float(jnp.max(jnp.abs(both.raw[:, 0] - both.raw[:, 1]))) > 1e-3
 
 
 def test_no_warp_gives_zero_offsets_and_ignores_warp_params():
