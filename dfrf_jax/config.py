@@ -74,8 +74,10 @@ def default_config() -> ml_collections.ConfigDict:
                                        # sample gets a gradient, also behind opaque surfaces)
   a.reuse_coarse_features = True  # the fine pass takes the coarse pass's aggregated feature F~ at
                                   # coarse depths (only the fine field runs there)
-  a.num_segments = 4            # depth segments per pass (termination is checked between them)
-  a.point_chunk = 0             # compacted samples per network call (0: 2048 on CPU, 65536 on GPU)
+  a.num_segments = 4            # depth segments per pass (termination is checked between them;
+                                # 1 where rays do not terminate: training by default)
+  a.point_chunk = 0             # compacted samples per network call when rendering (0: 2048 on CPU,
+                                # 65536 on GPU); a train step evaluates a segment in one call
   a.initial_fraction = 0.25     # first budget: this share of every segment's samples
   a.budget_headroom = 1.2       # next budget = requested samples x headroom ...
   a.budget_granularity = 1024   # ... rounded up to a multiple of this (fewer recompilations;

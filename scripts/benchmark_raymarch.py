@@ -117,7 +117,7 @@ def train(model, init, identity, config, sampler, steps, seed):
     grid = grid_lib.initial_grid(model, state.params, [identity], c, near, far,
                                  np.random.default_rng([seed, 1]), jax.random.key(seed + 1),
                                  smoothing=False, use_warp=True)
-    budget = accelerated.initial_budget(c.data.N_rand, c.render)
+    budget = accelerated.initial_budget(c.data.N_rand, c.render, train=True)
   times, compiled = [], set()
   for i in range(steps):
     batch = batch_lib.draw_batch(rng, [identity], c)

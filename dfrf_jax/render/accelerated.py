@@ -115,11 +115,11 @@ def _transmittance(sigma: jax.Array, z: jax.Array, norms: jax.Array) -> jax.Arra
 
 
 def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fields: tuple[bool, ...],
-              use_warp: bool, point_chunk: int):
+              use_warp: bool, chunk: int | None):
   """(points [B, 3], viewdirs [B, 3], key, num_valid []) -> (raw [B, len(fields), 4], offsets [B, N, 2]).
 
-  Evaluated in chunks of `point_chunk`; rows from `num_valid` on are budget padding, and chunks of
-  padding only are skipped (zeros). The aggregated feature of a sample is computed once and fed to
+  Evaluated in chunks of `chunk` rows (None: in one call); rows from `num_valid` on are budget
+  padding, and chunks of padding only are skipped (zeros). The aggregated feature of a sample is computed once and fed to
   every field in `fields`.
   """
   m = model.config
@@ -141,8 +141,9 @@ def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fields: tuple[bool,
       return out.raw, jnp.swapaxes(out.offsets, 0, 1)
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)
-    return map_in_chunks(one_chunk, (points, viewdirs, index), points_per_call(point_chunk),
-                         num_valid=num_valid)
+    if chunk is None:
+      return one_chunk(points, viewdirs, index)
+    return map_in_chunks(one_chunk, (points, viewdirs, index), chunk, num_valid=num_valid)
 
   return evaluate
 
@@ -266,6 +267,10 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
   termination = float(a.train_termination_threshold if train else a.termination_threshold)
   num_refs = frame.ref_poses.shape[0]
   reuse = bool(a.reuse_coarse_features)
+  # Rendering evaluates the compacted samples in cache-sized chunks; a train step in one call per
+  # segment, as the dense step evaluates all its rays at once (the backward pass of a chunked loop
+  # costs more than it saves: ~10% per step on a CPU).
+  chunk = None if train else points_per_call(a.point_chunk)
 
   threshold = training_threshold(grid, a.density_threshold) if train else a.density_threshold
   grid = dilate(grid, a.dilation)
@@ -278,7 +283,7 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
   z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
   z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
   fields = (False, True) if reuse else (False,)
-  query = _query_fn(model, params, frame, fields, use_warp, a.point_chunk)
+  query = _query_fn(model, params, frame, fields, use_warp, chunk)
   coarse_pass = _march_pass(query, rays_o, rays_d, z, occupied_samples(z), budget.coarse, k_slot_c,
                             termination, len(fields), num_refs, keep_offsets=keep_offsets and reuse)
   coarse = composite(coarse_pass.raw[:, :, 0], z, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
@@ -289,7 +294,7 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
   to_query = occupied_samples(z_all)
   if reuse:
     to_query = to_query & ~initial[2]
-  query = _query_fn(model, params, frame, (True,), use_warp, a.point_chunk)
+  query = _query_fn(model, params, frame, (True,), use_warp, chunk)
   fine_pass = _march_pass(query, rays_o, rays_d, z_all, to_query, budget.fine, k_slot_f,
                           termination, 1, num_refs, keep_offsets=keep_offsets, initial=initial)
   raw = fine_pass.raw[:, :, 0]
@@ -328,7 +333,8 @@ def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid:
     grid: the occupancy grid.
     render_config: the `render` section; uses its `accel` fields (density_threshold,
       termination_threshold or, with train=True, train_termination_threshold, num_segments via the
-      budget, point_chunk) besides what `render_rays` reads.
+      budget, point_chunk with train=False; train=True evaluates a segment in one call) besides what
+      `render_rays` reads.
     budget: static samples per depth segment of each pass.
 
   Returns:
@@ -377,13 +383,31 @@ def _segment_budget(value: float, capacity: int, granularity: int) -> int:
   return min(capacity, max(step, step * math.ceil(value / step)))
 
 
-def initial_budget(num_rays: int, render_config: ml_collections.ConfigDict) -> SampleBudget:
-  """A first budget: `accel.initial_fraction` of every segment's samples, rounded as `fit_budget` does."""
+def num_segments(render_config: ml_collections.ConfigDict, train: bool) -> int:
+  """Depth segments per pass: `accel.num_segments`, or 1 where that mode does not terminate rays.
+
+  Segments exist so that termination can be checked between them; without termination (training's
+  default, `accel.train_termination_threshold` = 0) one segment per pass evaluates the same samples
+  with one network call site per pass instead of one per segment: a faster step that compiles in a
+  fraction of the time.
+  """
+  a = render_config.accel
+  termination = a.train_termination_threshold if train else a.termination_threshold
+  return a.num_segments if termination > 0.0 else 1
+
+
+def initial_budget(num_rays: int, render_config: ml_collections.ConfigDict, *,
+                   train: bool = False) -> SampleBudget:
+  """A first budget: `accel.initial_fraction` of every segment's samples, rounded as `fit_budget` does.
+
+  `train` picks the training step's segments (`num_segments`), else rendering's.
+  """
   r, a = render_config, render_config.accel
+  count = num_segments(render_config, train)
 
   def segments(num_samples):
     return tuple(_segment_budget(cap * a.initial_fraction, cap, a.budget_granularity)
-                 for cap in _segment_capacity(num_rays, num_samples, a.num_segments))
+                 for cap in _segment_capacity(num_rays, num_samples, count))
 
   return SampleBudget(coarse=segments(r.N_samples), fine=segments(r.N_samples + r.N_importance))
 

@@ -90,7 +90,7 @@ def initial_sampling(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
       budget = accelerated.SampleBudget(coarse=tuple(meta['budget']['coarse']),
                                         fine=tuple(meta['budget']['fine']))
   if budget is None:
-    budget = accelerated.initial_budget(config.data.N_rand, config.render)
+    budget = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
   if grid is None:
     step = int(state.step)
     if latest is not None:

@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import ml_collections
+import pytest
 
 from dfrf_jax.render import accelerated
 from tests.render.conftest import tiny_config
@@ -44,6 +45,19 @@ def test_initial_budget_covers_a_fraction_of_each_segment():
   # ceil(50 / 8) = 7 rather than 8): 25 -> 28. Fine: 31 in 10, 11, 10 (100, 110, 100 samples, steps
   # of 8): 50, 55, 50 -> 56.
   assert got == accelerated.SampleBudget(coarse=(28, 28, 28), fine=(56, 56, 56))
+
+
+@pytest.mark.parametrize('train, threshold, segments', [(True, 0.0, 1), (True, 1e-3, 3),
+                                                        (False, 0.0, 1), (False, 1e-3, 3)])
+def test_passes_have_one_segment_where_rays_do_not_terminate(train, threshold, segments):
+  c = tiny_config()
+  c.render.accel.num_segments = 3
+  # The other mode's threshold is set the other way, so the test tells which one is read.
+  c.render.accel.train_termination_threshold = threshold if train else 1e-3 - threshold
+  c.render.accel.termination_threshold = 1e-3 - threshold if train else threshold
+  got = accelerated.initial_budget(10, ml_collections.FrozenConfigDict(c.render), train=train)
+  assert (len(got.coarse), len(got.fine)) == (segments, segments)
+  assert accelerated.num_segments(c.render, train) == segments
 
 
 def _with_overflow(stats, overflow):

@@ -46,7 +46,7 @@ def test_run_is_finite_and_saves_its_grid(full_run):
 def test_budget_grows_until_nothing_overflows(full_run):
   metrics = _metrics(full_run)
   config = _config(8)
-  first = accelerated.initial_budget(config.data.N_rand, config.render)
+  first = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
   stored = checkpoints.restore(checkpoints.manager(os.path.join(full_run, 'checkpoints')),
                                8)['meta']['budget']
   # The first two steps run on the tiny first budget (stats are read one step late).
