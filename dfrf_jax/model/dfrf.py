@@ -171,10 +171,9 @@ class DFRF(nn.Module):
     Returns:
       QueryOutput with raw [P, 4] and offsets [N, P, 2].
     """
-    fused, offsets = self.aggregate(points, audio_code, ref_features, ref_poses, focal, slot_noise,
-                                    use_warp)
-    return QueryOutput(raw=self.radiance(fused, points, viewdirs, audio_code, fine),
-                       offsets=offsets)
+    out = self.query_fields(points, viewdirs, audio_code, ref_features, ref_poses, focal,
+                            slot_noise, (fine,), use_warp)
+    return QueryOutput(raw=out.raw[:, 0], offsets=out.offsets)
 
   def query_fields(self, points: jax.Array, viewdirs: jax.Array, audio_code: jax.Array,
                    ref_features: jax.Array, ref_poses: jax.Array, focal: jax.Array | float,

@@ -119,8 +119,8 @@ def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fields: tuple[bool,
   """(points [B, 3], viewdirs [B, 3], key, num_valid []) -> (raw [B, len(fields), 4], offsets [B, N, 2]).
 
   Evaluated in chunks of `chunk` rows (None: in one call); rows from `num_valid` on are budget
-  padding, and chunks of padding only are skipped (zeros). The aggregated feature of a sample is computed once and fed to
-  every field in `fields`.
+  padding, and chunks of padding only are skipped (zeros). The aggregated feature of a sample is
+  computed once and fed to every field in `fields`.
   """
   m = model.config
   if m.slot_init not in ('random', 'mean'):

@@ -47,7 +47,7 @@ def test_query_shapes_and_offset_bounds():
 
 
 def test_query_fields_equals_one_query_per_field():
-  # One aggregation shared by both fields gives what two separate queries give, with slot noise too.
+  # One aggregation shared by both fields: what aggregate, then each field's radiance, give.
   model = build_model(_tiny_config().model)
   params = init_params(model, jax.random.PRNGKey(0))
   images, poses, points, viewdirs, code = query_inputs()
@@ -57,11 +57,13 @@ def test_query_fields_equals_one_query_per_field():
   both = jax.jit(lambda: model.apply({'params': params}, *args, (True, False),
                                      method=DFRF.query_fields))()
   assert both.raw.shape == (12, 2, 4)
+  fused, offsets = jax.jit(lambda: model.apply(
+      {'params': params}, points, code, feats, poses, 20.0, noise, method=DFRF.aggregate))()
+  np.testing.assert_allclose(both.offsets, offsets, rtol=1e-5, atol=1e-6)
   for column, fine in enumerate((True, False)):
-    one = jax.jit(lambda fine=fine: model.apply({'params': params}, *args, fine,
-                                                method=DFRF.query))()
-    np.testing.assert_allclose(both.raw[:, column], one.raw, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(both.offsets, one.offsets, rtol=1e-5, atol=1e-6)
+    raw = jax.jit(lambda fine=fine: model.apply({'params': params}, fused, points, viewdirs, code,
+                                                fine, method=DFRF.radiance))()
+    np.testing.assert_allclose(both.raw[:, column], raw, rtol=1e-5, atol=1e-6)
   # The two fields differ (else the test could not tell them apart).
   assert float(jnp.max(jnp.abs(both.raw[:, 0] - both.raw[:, 1]))) > 1e-3
 
