@@ -66,6 +66,8 @@ def default_config() -> ml_collections.ConfigDict:
 
   a = r.accel = ml_collections.ConfigDict()  # accelerated sampler only (no authors' flags)
   a.grid_resolution = 64        # occupancy cells per axis over the cameras' near-far box
+  a.grid_refinements = 1        # render-time grids are refined this many times coarse to fine (each
+                                # doubles the resolution, measuring only children of occupied cells)
   a.density_threshold = 0.5     # a cell is occupied when its stored max density exceeds this
                                 # (training: capped at the grid's mean density)
   a.dilation = 1                # the grid is max-filtered over this many cells before skipping

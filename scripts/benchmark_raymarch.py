@@ -42,8 +42,9 @@ from dfrf_jax.data.dataset import load_dataset  # pylint: disable=g-import-not-a
 from dfrf_jax.data.references import render_references  # pylint: disable=g-import-not-at-top
 from dfrf_jax.model.dfrf import audio_code, build_model, init_params  # pylint: disable=g-import-not-at-top
 from dfrf_jax.model.layers import PRECISIONS  # pylint: disable=g-import-not-at-top
-from dfrf_jax.render import accelerated, occupancy  # pylint: disable=g-import-not-at-top
+from dfrf_jax.render import accelerated  # pylint: disable=g-import-not-at-top
 from dfrf_jax.render.renderer import frame_inputs, render_image  # pylint: disable=g-import-not-at-top
+from dfrf_jax.render.sequence import plan_occupancy, self_driven_plan  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import batches as batch_lib  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import grid as grid_lib  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import loop, state as state_lib  # pylint: disable=g-import-not-at-top
@@ -69,6 +70,9 @@ def _parse() -> argparse.Namespace:
   p.add_argument('--repeats', type=int, default=1, help='timed renders per size and sampler')
   p.add_argument('--grid_resolution', type=int, default=None,
                  help='occupancy cells per axis (default: the config\'s render.accel.grid_resolution)')
+  p.add_argument('--grid_refinements', type=int, default=None,
+                 help="coarse-to-fine refinements of the render-time grid (default: the config's "
+                      'render.accel.grid_refinements)')
   p.add_argument('--grid_conditions', type=int, default=2,
                  help='audio/reference conditions of a full grid update (render.accel.update_conditions)')
   p.add_argument('--train_termination_threshold', type=float, default=None,
@@ -117,6 +121,7 @@ def train(model, init, identity, config, sampler, steps, seed):
     grid = grid_lib.initial_grid(model, state.params, [identity], c, near, far,
                                  np.random.default_rng([seed, 1]), jax.random.key(seed + 1),
                                  smoothing=False, use_warp=True)
+    mask = accelerated.skip_mask(grid, c.render, train=True)
     budget = accelerated.initial_budget(c.data.N_rand, c.render, train=True)
   times, compiled = [], set()
   for i in range(steps):
@@ -125,7 +130,7 @@ def train(model, init, identity, config, sampler, steps, seed):
     if accelerated_run:
       fresh = budget not in compiled
       compiled.add(budget)
-      state, metrics = step_fn(state, batch_lib.shard(batch, mesh), False, True, grid, budget)
+      state, metrics = step_fn(state, batch_lib.shard(batch, mesh), False, True, mask, budget)
       march = metrics.pop('march')
       a = c.render.accel
       budget = accelerated.next_budget(budget, march, headroom=a.budget_headroom,
@@ -134,6 +139,7 @@ def train(model, init, identity, config, sampler, steps, seed):
       if grid_lib.is_update_step(i + 1, c.train):
         grid = grid_lib.update_grid(grid, model, state.params, batch, c, i + 1,
                                     jax.random.key(seed + 2 + i), smoothing=False, use_warp=True)
+        mask = accelerated.skip_mask(grid, c.render, train=True)
     else:
       fresh = i == 0
       state, metrics = step_fn(state, batch_lib.shard(batch, mesh), False, True)
@@ -167,6 +173,8 @@ def main() -> None:
   config = _load_config(args.config)
   if args.grid_resolution:
     config.render.accel.grid_resolution = args.grid_resolution
+  if args.grid_refinements is not None:
+    config.render.accel.grid_refinements = args.grid_refinements
   config.render.accel.update_conditions = args.grid_conditions
   if args.train_termination_threshold is not None:
     config.render.accel.train_termination_threshold = args.train_termination_threshold
@@ -181,9 +189,6 @@ def main() -> None:
   on_gpu = jax.default_backend() == 'gpu'
   sizes = ([int(s) for s in args.sizes.split(',')] if args.sizes
            else [64, 128, 256] + ([512] if on_gpu else []))
-  train_poses = jnp.asarray(np.concatenate([identity.train.poses, identity.val.poses]))
-  aabb = occupancy.frustum_aabb(train_poses, cam.focal, cam.cx, cam.cy, cam.height, cam.width,
-                                near, far)
 
   train_record = {}
   if args.params:
@@ -230,16 +235,14 @@ def main() -> None:
                          chunk=config.render.chunk)
       train_record['train_psnr_db'][sampler] = _psnr(out.rgb, identity.image(val, 0))
 
-  a = config.render.accel
-  picks = np.linspace(0, len(val) - 1, min(a.update_conditions, len(val))).round().astype(int)
-  frames = jax.tree.map(lambda *x: jnp.stack(x), *[val_frame(params, int(t)) for t in picks])
+  # The grid dfrf-render builds for the validation split (step 0: no audio smoothing, as above).
   t0 = time.perf_counter()
-  grid = occupancy.update_from_model(
-      occupancy.init_occupancy(aabb, a.grid_resolution), jax.random.key(args.seed), model, params,
-      frames, num_cells=None, decay=1.0, use_warp=True, point_chunk=a.point_chunk)
-  jax.block_until_ready(grid)
+  grid = plan_occupancy(model, params, config, identity, self_driven_plan(identity, val), near, far,
+                        0, jax.random.key(args.seed))
+  mask = accelerated.skip_mask(grid, config.render, train=False)
+  jax.block_until_ready(mask)
   grid_seconds = time.perf_counter() - t0
-  occupied_share = float(occupancy.occupied_fraction(grid, a.density_threshold))
+  occupied_share = float(jnp.mean(mask.occupied))
 
   frame = val_frame(params, 0)
   render_config = ml_collections.FrozenConfigDict(config.render)
@@ -254,10 +257,10 @@ def main() -> None:
         model, params, frame, c2w, bg, intrinsics, near, far, None, height=size, width=size,
         render_config=render_config, chunk=config.render.chunk), args.repeats)
     _, _, budget = accelerated.render_image_adaptive(
-        model, params, frame, grid, c2w, bg, intrinsics, near, far, None, height=size, width=size,
+        model, params, frame, mask, c2w, bg, intrinsics, near, far, None, height=size, width=size,
         render_config=render_config, budget=accelerated.initial_budget(size * size, render_config))
     (acc, stats), acc_s = _timed(lambda: accelerated.render_image_accelerated(
-        model, params, frame, grid, c2w, bg, intrinsics, near, far, None, height=size, width=size,
+        model, params, frame, mask, c2w, bg, intrinsics, near, far, None, height=size, width=size,
         render_config=render_config, budget=budget), args.repeats)
     num_rays = size * size
     r = config.render

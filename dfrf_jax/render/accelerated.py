@@ -2,7 +2,8 @@
 
 The sample depths are the dense renderer's (`coarse_z`, then `fine_z` from the coarse weights, with
 the same key split), but each pass evaluates the fields (`DFRF.query_fields`) only on the samples
-that lie in occupied cells of an `OccupancyGrid`. Those are gathered from all rays into a list of
+that lie in occupied cells of an `OccupancyMask` (a grid thresholded and dilated once per grid,
+`occupancy.occupancy_mask`; `skip_mask` applies the config's settings). Those are gathered from all rays into a list of
 static length (the budget, `jnp.nonzero(size=...)`), evaluated in `point_chunk` pieces (pieces that
 hold only the budget's padding are skipped at run time), and scattered back onto the ray layout,
 where the authors' compositing runs unchanged. The per-reference projection, warp and bilinear
@@ -30,9 +31,9 @@ Exact and approximate, against `renderer.render_rays` with the same key:
   With `reuse_coarse_features` both fields see one draw at a coarse depth (the dense path draws
   one per pass); without slot noise the reuse is exact.
 - Skipping is approximate where the grid misses density above `accel.density_threshold` (while
-  training: `occupancy.training_threshold`, that value capped at the grid's mean density). The grid is
-  dilated by `accel.dilation` cells first (one cell closes the gaps that one random point per cell
-  leaves: on the demo model the frame then matches the dense one to ~3e-3, against 0.3 undilated).
+  training: `occupancy.training_threshold`, that value capped at the grid's mean density). The mask
+  is dilated by `accel.dilation` cells (one cell closes the gaps that one random point per cell
+  leaves: on the demo model the frame then matches the dense one to ~1e-2, against 0.3 undilated).
 - Early termination: for fixed depths, the colour changes by at most the threshold per channel (the
   skipped remainder of the transmittance goes to the background sample). Terminating in the coarse
   pass also moves the importance samples a little (their pdf loses the skipped weights).
@@ -57,7 +58,8 @@ from dfrf_jax.model.dfrf import DFRF
 from dfrf_jax.render import cameras
 from dfrf_jax.render.chunking import map_in_chunks, points_per_call
 from dfrf_jax.render.compositing import composite
-from dfrf_jax.render.occupancy import OccupancyGrid, dilate, occupied, training_threshold
+from dfrf_jax.render.occupancy import (OccupancyGrid, OccupancyMask, occupancy_mask, occupied,
+                                        training_threshold)
 from dfrf_jax.render.renderer import FrameInputs, ImageOutput, RenderOutput
 from dfrf_jax.render.sampling import coarse_z, fine_z
 
@@ -253,7 +255,17 @@ def _reused_in_fine_pass(coarse: _Pass, z: jax.Array, z_samples: jax.Array, keep
   return raw, offsets, reused
 
 
-def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, rays_o: jax.Array,
+def skip_mask(grid: OccupancyGrid, render_config: ml_collections.ConfigDict, *,
+              train: bool) -> OccupancyMask:
+  """The cells the accelerated sampler evaluates: `grid` above `accel.density_threshold` (in
+  training capped at the grid's mean density, `occupancy.training_threshold`), dilated by
+  `accel.dilation` cells. Compute it once per grid, not per frame or step."""
+  a = render_config.accel
+  threshold = training_threshold(grid, a.density_threshold) if train else a.density_threshold
+  return occupancy_mask(grid, threshold, a.dilation)
+
+
+def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, rays_o: jax.Array,
             rays_d: jax.Array, bg_rgb: jax.Array, near: float, far: float,
             render_config: ml_collections.ConfigDict, key: jax.Array | None, train: bool,
             budget: SampleBudget, use_warp: bool, keep_offsets: bool):
@@ -272,13 +284,9 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
   # costs more than it saves: ~10% per step on a CPU).
   chunk = None if train else points_per_call(a.point_chunk)
 
-  threshold = training_threshold(grid, a.density_threshold) if train else a.density_threshold
-  grid = dilate(grid, a.dilation)
-
   def occupied_samples(z):
     points = rays_o[:, None, :] + rays_d[:, None, :] * z[..., None]
-    mask = occupied(grid, points, threshold)
-    return mask.at[:, -1].set(False)  # the background sample is composited, never evaluated
+    return occupied(mask, points).at[:, -1].set(False)  # the background sample is composited
 
   z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
   z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
@@ -321,7 +329,7 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid, 
   return out, stats
 
 
-def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid,
+def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask,
                             rays_o: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, near: float,
                             far: float, render_config: ml_collections.ConfigDict,
                             key: jax.Array | None, train: bool, *, budget: SampleBudget,
@@ -330,23 +338,22 @@ def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid:
 
   Args:
     model, params, frame, rays_o, rays_d, bg_rgb, near, far, key, train, use_warp: as `render_rays`.
-    grid: the occupancy grid.
-    render_config: the `render` section; uses its `accel` fields (density_threshold,
-      termination_threshold or, with train=True, train_termination_threshold, num_segments via the
-      budget, point_chunk with train=False; train=True evaluates a segment in one call) besides what
-      `render_rays` reads.
+    mask: the cells to evaluate (`skip_mask`).
+    render_config: the `render` section; uses its `accel` fields (termination_threshold or, with
+      train=True, train_termination_threshold, num_segments via the budget, point_chunk with
+      train=False; train=True evaluates a segment in one call) besides what `render_rays` reads.
     budget: static samples per depth segment of each pass.
 
   Returns:
     RenderOutput (offsets_fine [N, R, S, 2] zero and sigma_fine EMPTY_DENSITY where not evaluated)
     and MarchStats.
   """
-  return _render(model, params, frame, grid, rays_o, rays_d, bg_rgb, near, far, render_config, key,
+  return _render(model, params, frame, mask, rays_o, rays_d, bg_rgb, near, far, render_config, key,
                  train, budget, use_warp, keep_offsets=True)
 
 
 @functools.partial(jax.jit, static_argnames=('model', 'height', 'width', 'render_config', 'budget'))
-def render_image_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid,
+def render_image_accelerated(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask,
                              c2w: jax.Array, bg_image: jax.Array, intrinsics: jax.Array, near: float,
                              far: float, key: jax.Array | None, *, height: int, width: int,
                              render_config: ml_collections.FrozenConfigDict,
@@ -356,7 +363,7 @@ def render_image_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid
   Args:
     model, params, frame, c2w, bg_image ([H, W, 3]), intrinsics ([3] focal, cx, cy), near, far, key,
       height, width: as `renderer.render_image`.
-    grid: the occupancy grid. render_config: the `render` section (with `accel`).
+    mask: the cells to evaluate (`skip_mask`). render_config: the `render` section (with `accel`).
     budget: static samples per depth segment of each pass, for the whole frame.
 
   Returns:
@@ -364,7 +371,7 @@ def render_image_accelerated(model: DFRF, params: dict, frame: FrameInputs, grid
   """
   pixels = cameras.image_pixels(height, width).reshape(-1, 2)
   rays_o, rays_d = cameras.pixel_rays(pixels, c2w, intrinsics[0], intrinsics[1], intrinsics[2])
-  out, stats = _render(model, params, frame, grid, rays_o, rays_d, bg_image.reshape(-1, 3), near,
+  out, stats = _render(model, params, frame, mask, rays_o, rays_d, bg_image.reshape(-1, 3), near,
                        far, render_config, key, False, budget, True, keep_offsets=False)
   image = ImageOutput(rgb=out.fine.rgb, rgb0=out.coarse.rgb, disp=out.fine.disp, acc=out.fine.acc,
                       acc0=out.coarse.acc, depth=out.fine.depth, last_weight=out.fine.last_weight)
@@ -443,7 +450,7 @@ def next_budget(budget: SampleBudget, stats: MarchStats, *, headroom: float, gra
   return budget
 
 
-def render_image_adaptive(model: DFRF, params: dict, frame: FrameInputs, grid: OccupancyGrid,
+def render_image_adaptive(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask,
                           c2w: jax.Array, bg_image: jax.Array, intrinsics: jax.Array, near: float,
                           far: float, key: jax.Array | None, *, height: int, width: int,
                           render_config: ml_collections.FrozenConfigDict, budget: SampleBudget,
@@ -460,7 +467,7 @@ def render_image_adaptive(model: DFRF, params: dict, frame: FrameInputs, grid: O
                             granularity=a.budget_granularity, shrink_below=a.budget_shrink_below)
   for _ in range(max_attempts):
     image, stats = render_image_accelerated(
-        model, params, frame, grid, c2w, bg_image, intrinsics, near, far, key, height=height,
+        model, params, frame, mask, c2w, bg_image, intrinsics, near, far, key, height=height,
         width=width, render_config=render_config, budget=budget)
     if int(stats.overflow) == 0:
       return image, stats, refit(budget, stats)

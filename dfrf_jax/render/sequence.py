@@ -81,23 +81,36 @@ def audio_codes(model: DFRF, params: dict, windows: np.ndarray, smoothing: bool)
 
 def occupancy_for_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict,
                        identity: Identity, plan: SequencePlan, shared: FrameInputs, codes: jax.Array,
-                       near: float, far: float, key: jax.Array) -> occupancy.OccupancyGrid:
-  """An occupancy grid for rendering `plan`: every cell measured once, max over a few audio codes.
+                       near: float, far: float, key: jax.Array,
+                       base: occupancy.OccupancyGrid | None = None) -> occupancy.OccupancyGrid:
+  """The occupancy grid for rendering `plan`: a base grid refined `accel.grid_refinements` times.
 
-  The box encloses the frusta of the plan's cameras; each cell stores the largest density of the
-  coarse and fine fields at a random point in it over `accel.update_conditions` evenly spaced frames'
-  audio codes (with the fixed render references), so a cell is empty only if it is empty for each.
+  The base grid is `base` (e.g. the one trained with the model) or, when None, one measured here:
+  its box encloses the frusta of the plan's cameras, and each of its `accel.grid_resolution`^3
+  cells stores the largest density of the coarse and fine fields at a random point in it over
+  `accel.update_conditions` evenly spaced frames' audio codes (with the fixed render references),
+  so a cell is empty only if it is empty for each. Each refinement doubles the resolution,
+  measuring under the same conditions only the children of cells that may be occupied at
+  `accel.density_threshold` (`occupancy.refine_occupancy`).
   """
   a = config.render.accel
-  cam = identity.intrinsics
-  aabb = occupancy.frustum_aabb(jnp.asarray(plan.split.poses[plan.positions]), cam.focal, cam.cx,
-                                cam.cy, cam.height, cam.width, near, far)
-  grid = occupancy.init_occupancy(aabb, a.grid_resolution)
   picks = np.linspace(0, len(codes) - 1, min(a.update_conditions, len(codes))).round().astype(int)
   frames = jax.tree.map(lambda x: jnp.broadcast_to(x, (len(picks),) + x.shape), shared)
   frames = frames.replace(audio_code=codes[picks])
-  return occupancy.update_from_model(grid, key, model, params, frames, num_cells=None, decay=1.0,
-                                     use_warp=True, point_chunk=a.point_chunk)
+  keys = jax.random.split(key, a.grid_refinements + 1)
+  grid = base
+  if grid is None:
+    cam = identity.intrinsics
+    aabb = occupancy.frustum_aabb(jnp.asarray(plan.split.poses[plan.positions]), cam.focal, cam.cx,
+                                  cam.cy, cam.height, cam.width, near, far)
+    grid = occupancy.update_from_model(occupancy.init_occupancy(aabb, a.grid_resolution), keys[0],
+                                       model, params, frames, num_cells=None, decay=1.0,
+                                       use_warp=True, point_chunk=a.point_chunk)
+  for k in keys[1:]:
+    grid = occupancy.refine_from_model(grid, k, model, params, frames,
+                                       threshold=a.density_threshold, use_warp=True,
+                                       point_chunk=a.point_chunk)
+  return grid
 
 
 def _plan_inputs(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
@@ -139,10 +152,12 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
     step: the checkpoint's global step (smoothing is on when step >= config.train.nosmo_iters,
       as the authors decide at render time).
     key: PRNG key; frame t uses fold_in(key, t) for its slot noise.
-    grid: the accelerated sampler's occupancy grid, e.g. the one trained with the model
-      (`checkpoints.load_occupancy`); used when its resolution is `render.accel.grid_resolution`.
-      Otherwise (or None) a grid is built for the plan (`occupancy_for_plan`). The dense sampler
-      ignores it. A trained grid covers the training cameras' frusta: points outside count as empty.
+    grid: the accelerated sampler's occupancy grid: one trained with the model
+      (`checkpoints.load_occupancy`, `render.accel.grid_resolution` cells per axis), refined here
+      `accel.grid_refinements` times (`occupancy_for_plan`), or one already refined
+      (`plan_occupancy`), used as it is. None, or a grid of another resolution: a grid is built for
+      the plan. The dense sampler ignores it. A trained grid covers the training cameras' frusta:
+      points outside count as empty.
   """
   codes, shared = _plan_inputs(model, params, config, identity, plan, step)
   cam = identity.intrinsics
@@ -151,14 +166,17 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
   sampler = config.render.sampler
   key, grid_key = jax.random.split(key)
   if sampler == 'accelerated':
-    resolution = config.render.accel.grid_resolution
-    if grid is not None and grid.resolution != resolution:
-      logging.info('The given occupancy grid has %d cells per axis, config.render.accel.'
-                   'grid_resolution = %d: building one for the plan.', grid.resolution, resolution)
+    a = config.render.accel
+    refined = a.grid_resolution * 2 ** a.grid_refinements
+    if grid is not None and grid.resolution not in (a.grid_resolution, refined):
+      logging.info('The given occupancy grid has %d cells per axis, config.render.accel expects %d '
+                   '(grid_resolution) or %d (refined): building one for the plan.', grid.resolution,
+                   a.grid_resolution, refined)
       grid = None
-    if grid is None:
+    if grid is None or grid.resolution != refined:
       grid = occupancy_for_plan(model, params, config, identity, plan, shared, codes, near, far,
-                                grid_key)
+                                grid_key, base=grid)
+    mask = accelerated.skip_mask(grid, config.render, train=False)
     budget = accelerated.initial_budget(cam.height * cam.width, config.render)
   elif sampler != 'dense':
     raise ValueError(f"config.render.sampler must be 'dense' or 'accelerated', got {sampler!r}")
@@ -172,7 +190,7 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
                          render_config=render_config, chunk=config.render.chunk, use_warp=True)
     else:
       image, _, budget = accelerated.render_image_adaptive(
-          model, params, frame, grid, *args, height=cam.height, width=cam.width,
+          model, params, frame, mask, *args, height=cam.height, width=cam.width,
           render_config=render_config, budget=budget)
       yield image
 

@@ -5,8 +5,9 @@ same params as an uninterrupted run: step s draws its PRNG key as fold_in(key, s
 stream continues from the numpy bit_generator state saved with the checkpoint.
 
 With `train.sampler='accelerated'` the loop also keeps the occupancy grid (`train/grid.py`; its updates
-draw their keys from fold_in(split(key)[0], s)) and the static sample budget, refitted from each step's
-MarchStats one step late (`accelerated.next_budget`); both are saved with every checkpoint.
+draw their keys from fold_in(split(key)[0], s)), the mask the steps read (`accelerated.skip_mask`,
+recomputed after each update) and the static sample budget, refitted from each step's MarchStats one
+step late (`accelerated.next_budget`); grid and budget are saved with every checkpoint.
 """
 
 import os
@@ -172,6 +173,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   mgr = checkpoints.manager(os.path.join(workdir, checkpoints.CHECKPOINT_DIR), t.keep_checkpoints)
   state, rng = initial_state(model, config, mgr, mesh)
   grid, budget = initial_sampling(model, config, mgr, mesh, state, identities, near, far)
+  skip = lambda g: replicate(accelerated.skip_mask(g, config.render, train=True), mesh)
+  mask = None if grid is None else skip(grid)
   step = int(state.step)
   step_fn = make_train_step(model, config, near, far, mesh)
   val_frame = validation.load_val_frame(identities[0], config)
@@ -204,7 +207,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     while step < t.N_iters:
       batch, data_state = next(stream)
       smoothing, use_warp = step >= t.nosmo_iters, step >= t.warp_start_step
-      sampling = () if grid is None else (grid, budget)
+      sampling = () if grid is None else (mask, budget)
       state, metrics = step_fn(state, batches.shard(batch, mesh), smoothing, use_warp, *sampling)
       if pending is not None:  # Checked one step late, so the device is never idle meanwhile.
         take(*pending)
@@ -216,6 +219,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
         grid = replicate(grid_lib.update_grid(grid, model, state.params, batch, config, step,
                                               grid_key(state.key, step), smoothing=smoothing,
                                               use_warp=use_warp), mesh)
+        mask = skip(grid)
       if step % t.i_weights == 0 or step == t.N_iters or step % t.i_img == 0:
         take(*pending)
         pending = None

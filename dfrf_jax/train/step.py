@@ -5,8 +5,9 @@ branches. With a mesh of several devices the rays of a batch are split over the 
 params replicated; XLA inserts the gradient all-reduce.
 
 `config.train.sampler` picks the renderer: 'dense' (`render_rays`, the authors' path) or 'accelerated'
-(`render_rays_accelerated` over an occupancy grid, with a static sample budget: one compiled variant
-per budget, which the host refits between steps from the returned `MarchStats`).
+(`render_rays_accelerated` over the occupancy mask of the run's grid, `accelerated.skip_mask`, with a
+static sample budget: one compiled variant per budget, which the host refits between steps from the
+returned `MarchStats`).
 """
 
 from collections.abc import Callable
@@ -27,34 +28,34 @@ SAMPLERS = ('dense', 'accelerated')
 
 # Metric name -> value: replicated scalars, and with the accelerated sampler also 'march' (MarchStats).
 Metrics = dict[str, Any]
-# (state, batch, smoothing, use_warp[, grid, budget]) -> (state, metrics); see `make_train_step`.
+# (state, batch, smoothing, use_warp[, mask, budget]) -> (state, metrics); see `make_train_step`.
 StepFn = Callable[..., tuple[TrainState, Metrics]]
 
 
 def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batch: Batch,
             key: jax.Array, near: float, far: float, smoothing: bool, use_warp: bool,
-            grid: occupancy.OccupancyGrid | None = None,
+            mask: occupancy.OccupancyMask | None = None,
             budget: accelerated.SampleBudget | None = None) -> tuple[jax.Array, Metrics]:
   """mse(fine) + mse(coarse) + L2loss_weight * offset regulariser, and its parts.
 
-  With `grid` and `budget` (the accelerated sampler) the rays are rendered by
+  With `mask` and `budget` (the accelerated sampler) the rays are rendered by
   `render_rays_accelerated` and the metrics also hold its MarchStats under 'march'; without them by
   the dense `render_rays`.
   """
-  if (grid is None) != (budget is None):
-    raise ValueError('loss_fn: the accelerated sampler needs both an occupancy grid and a budget, '
-                     f'got grid={grid is not None}, budget={budget}')
+  if (mask is None) != (budget is None):
+    raise ValueError('loss_fn: the accelerated sampler needs both an occupancy mask and a budget, '
+                     f'got mask={mask is not None}, budget={budget}')
   code = audio_code(model, params, batch.aud, smoothing)
   focal, cx, cy = batch.intrinsics[0], batch.intrinsics[1], batch.intrinsics[2]
   frame = frame_inputs(model, params, code, batch.ref_images, batch.ref_poses, focal)
   rays_o, rays_d = cameras.pixel_rays(batch.pixels, batch.c2w, focal, cx, cy)
   extra = {}
-  if grid is None:
+  if mask is None:
     out = render_rays(model, params, frame, rays_o, rays_d, batch.bg, near, far, config.render, key,
                       train=True, use_warp=use_warp)
   else:
     out, stats = accelerated.render_rays_accelerated(
-        model, params, frame, grid, rays_o, rays_d, batch.bg, near, far, config.render, key,
+        model, params, frame, mask, rays_o, rays_d, batch.bg, near, far, config.render, key,
         train=True, budget=budget, use_warp=use_warp)
     extra = {'march': stats}
   mse_fine = losses.mse(out.fine.rgb, batch.target)
@@ -68,11 +69,12 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
 
 def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float, far: float,
                     mesh: jax.sharding.Mesh) -> StepFn:
-  """The compiled step `(state, batch, smoothing, use_warp[, grid, budget]) -> (state, metrics)`.
+  """The compiled step `(state, batch, smoothing, use_warp[, mask, budget]) -> (state, metrics)`.
 
   With `config.train.sampler = 'dense'` the step takes (state, batch, smoothing, use_warp). With
-  'accelerated' it also takes the occupancy grid (`OccupancyGrid`, replicated) and the static
-  `SampleBudget` of the batch's rays; each budget compiles its own variant.
+  'accelerated' it also takes the occupancy mask of the run's grid (`accelerated.skip_mask(grid,
+  config.render, train=True)`, replicated) and the static `SampleBudget` of the batch's rays; each
+  budget compiles its own variant.
 
   Args:
     model: the DFRF module.
@@ -84,7 +86,8 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     The step. It consumes (donates) `state`. Metrics are replicated scalars: loss, mse, mse0, psnr,
     psnr0, offset_reg, lr, grad_norm and `finite` (loss and every gradient finite). The accelerated
     sampler adds samples_per_ray (evaluated samples of both passes per ray), overflow (occupied samples
-    dropped for lack of budget), occupied (share of occupied grid cells) and 'march', the MarchStats.
+    dropped for lack of budget), occupied (share of the mask's cells that are evaluated) and 'march',
+    the MarchStats.
   """
   sampler = config.train.sampler
   if sampler not in SAMPLERS:
@@ -92,14 +95,14 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
   def step(state: TrainState, batch: Batch, smoothing: bool, use_warp: bool,
-           grid: occupancy.OccupancyGrid | None = None,
+           mask: occupancy.OccupancyMask | None = None,
            budget: accelerated.SampleBudget | None = None) -> tuple[TrainState, Metrics]:
     if (sampler == 'accelerated') != (budget is not None):
-      raise ValueError(f"config.train.sampler = {sampler!r}: the step takes a grid and a budget "
+      raise ValueError(f"config.train.sampler = {sampler!r}: the step takes a mask and a budget "
                        "exactly when the sampler is 'accelerated'")
     key = jax.random.fold_in(state.key, state.step)
     grads, metrics = jax.grad(loss_fn, has_aux=True)(
-        state.params, model, config, batch, key, near, far, smoothing, use_warp, grid, budget)
+        state.params, model, config, batch, key, near, far, smoothing, use_warp, mask, budget)
     params, opt_state = optimizer.apply_gradients(state.params, grads, state.opt_state, state.step,
                                                   config.train, smoothing)
     grad_leaves = jax.tree.leaves(grads)
@@ -107,13 +110,11 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
         jnp.stack([jnp.all(jnp.isfinite(g)) for g in grad_leaves]))
     metrics = dict(metrics, finite=finite, lr=optimizer.learning_rate(config.train, state.step),
                    grad_norm=jnp.sqrt(sum(jnp.sum(g ** 2) for g in grad_leaves)))
-    if grid is not None:
+    if mask is not None:
       stats = metrics['march']
       metrics.update(
           samples_per_ray=(stats.coarse_evaluated + stats.fine_evaluated) / batch.pixels.shape[0],
-          overflow=stats.overflow,
-          occupied=occupancy.occupied_fraction(
-              grid, occupancy.training_threshold(grid, config.render.accel.density_threshold)))
+          overflow=stats.overflow, occupied=jnp.mean(mask.occupied))
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
   return jax.jit(step, static_argnames=('smoothing', 'use_warp', 'budget'), donate_argnums=0,

@@ -81,6 +81,13 @@ def slab_grid(scene: Scene, x_cells: int, density: float, resolution: int = 4) -
   return occupancy.init_occupancy(aabb, resolution).replace(density=jnp.asarray(stored))
 
 
+def all_occupied(scene: Scene) -> occupancy.OccupancyMask:
+  """A mask over the scene's frustum with every cell occupied (the accelerated path then evaluates
+  what the dense one does)."""
+  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
+  return occupancy.occupancy_mask(occupancy.init_occupancy(aabb, 4, density=jnp.inf), 0.5, 0)
+
+
 def coarse_occupied_count(scene: Scene, grid: OccupancyGrid, threshold: float) -> int:
   """Coarse samples (unperturbed, background sample excluded) in cells storing more than `threshold`,
   counted in float64 NumPy."""

@@ -7,14 +7,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from dfrf_jax.render import accelerated, occupancy
+from dfrf_jax.render import accelerated
 from dfrf_jax.render.renderer import render_image, render_rays
-from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE
-
-
-def _all_occupied(scene):
-  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
-  return occupancy.init_occupancy(aabb, 4, density=jnp.inf)
+from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, all_occupied
 
 
 def _render_config(render_config, reuse: bool):
@@ -39,8 +34,8 @@ def test_all_occupied_rays_equal_the_dense_rays_in_training_mode(scene, reuse):
   rays = (scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, rc, key, True)
   dense = jax.jit(lambda: render_rays(*args, *rays))()
   budget = accelerated.SampleBudget(coarse=(2048,), fine=(4096,))
-  grid = _all_occupied(scene)
-  acc, stats = jax.jit(lambda: accelerated.render_rays_accelerated(*args, grid, *rays,
+  mask = all_occupied(scene)
+  acc, stats = jax.jit(lambda: accelerated.render_rays_accelerated(*args, mask, *rays,
                                                                    budget=budget))()
   _assert_same(acc.coarse, dense.coarse)
   _assert_same(acc.fine, dense.fine)
@@ -70,7 +65,7 @@ def test_all_occupied_frame_equals_the_dense_frame(scene, reuse):
                        None, height=SIZE, width=SIZE, render_config=rc, chunk=32)
   budget = accelerated.SampleBudget(coarse=(1024,) * 4, fine=(2048,) * 4)
   image, stats = accelerated.render_image_accelerated(
-      scene.model, scene.params, scene.frame, _all_occupied(scene), scene.c2w, bg, intrinsics,
+      scene.model, scene.params, scene.frame, all_occupied(scene), scene.c2w, bg, intrinsics,
       NEAR, FAR, None, height=SIZE, width=SIZE, render_config=rc, budget=budget)
   for name in ('rgb', 'rgb0', 'acc', 'acc0', 'depth', 'disp', 'last_weight'):
     np.testing.assert_allclose(getattr(image, name), getattr(dense, name), rtol=1e-5, atol=1e-6,

@@ -5,14 +5,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dfrf_jax.render import accelerated, occupancy
+from dfrf_jax.render import accelerated
 from dfrf_jax.render.renderer import render_rays
-from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE
+from tests.render.conftest import FAR, NEAR, SIZE, all_occupied
 
 
 def test_all_occupied_gradients_match_the_dense_ones(scene):
-  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
-  grid = occupancy.init_occupancy(aabb, 4, density=jnp.inf)
+  mask = all_occupied(scene)
   # Budgets of exactly the occupied samples, in one network call each (no lax.map to differentiate).
   rc = scene.render_config
   budget = accelerated.SampleBudget(coarse=(SIZE * SIZE * (rc.N_samples - 1),),
@@ -31,7 +30,7 @@ def test_all_occupied_gradients_match_the_dense_ones(scene):
 
   def accel_loss(params):
     out, _ = accelerated.render_rays_accelerated(
-        scene.model, params, scene.frame, grid, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR,
+        scene.model, params, scene.frame, mask, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR,
         rc, None, False, budget=budget)
     return loss(out)
 

@@ -6,8 +6,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from dfrf_jax.render import accelerated, occupancy
-from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, make_scene, tiny_config
+from dfrf_jax.render import accelerated
+from tests.render.conftest import FAR, NEAR, all_occupied, make_scene, tiny_config
 
 THRESHOLD = 0.02
 
@@ -21,8 +21,7 @@ THRESHOLD = 0.02
 def test_termination_error_is_bounded_by_the_threshold(train, reuse):
   # Denser fields, so that rays do become opaque before the far bound.
   scene = make_scene(tiny_config(), density_bias=10.0)
-  aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
-  grid = occupancy.init_occupancy(aabb, 4, density=jnp.inf)
+  mask = all_occupied(scene)
   # One coarse segment (nothing to terminate there), so both runs share the fine depths.
   budget = accelerated.SampleBudget(coarse=(1024,), fine=(512,) * 4)
 
@@ -33,7 +32,7 @@ def test_termination_error_is_bounded_by_the_threshold(train, reuse):
     c.accel.reuse_coarse_features = reuse
     rc = ml_collections.FrozenConfigDict(c)
     return jax.jit(lambda p: accelerated.render_rays_accelerated(
-        scene.model, p, scene.frame, grid, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, rc,
+        scene.model, p, scene.frame, mask, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, rc,
         None, train, budget=budget))(scene.params)
 
   full, full_stats = render(0.0)

@@ -1,4 +1,4 @@
-"""Occupancy grid: its box, cell lookup, the EMA update rule and the max over conditions."""
+"""Occupancy grid: its box, its mask and cell lookup, the EMA update rule and the max over conditions."""
 
 import jax
 import jax.numpy as jnp
@@ -40,16 +40,18 @@ def test_occupied_looks_up_the_cell_and_treats_outside_as_empty():
   cell = np.clip(cell, 0, 3)
   want = inside & (density[cell[:, 0], cell[:, 1], cell[:, 2]] > 0.5)
   assert 50 < want.sum() < 450 and (~inside).sum() > 50
-  np.testing.assert_array_equal(occupancy.occupied(grid, jnp.asarray(points), 0.5), want)
+  mask = occupancy.occupancy_mask(grid, 0.5, 0)
+  np.testing.assert_array_equal(mask.occupied, density > 0.5)
+  np.testing.assert_array_equal(occupancy.occupied(mask, jnp.asarray(points)), want)
   np.testing.assert_array_equal(
-      occupancy.occupied(grid, jnp.asarray(points.reshape(20, 25, 3)), 0.5), want.reshape(20, 25))
+      occupancy.occupied(mask, jnp.asarray(points.reshape(20, 25, 3))), want.reshape(20, 25))
   assert float(occupancy.occupied_fraction(grid, 0.5)) == pytest.approx(np.mean(density > 0.5))
 
 
 def _cell_index_density(aabb, resolution):
   """A density that is constant on each cell: its x index (so the jitter inside a cell is irrelevant)."""
-  def density_fn(points, key):
-    del key
+  def density_fn(points, key, num_valid):
+    del key, num_valid
     return jnp.floor((points[:, 0] - aabb[0, 0]) / (aabb[1, 0] - aabb[0, 0]) * resolution)
   return density_fn
 
@@ -80,7 +82,7 @@ def test_partial_update_touches_only_the_drawn_cells_once():
 def test_update_rejects_a_bad_decay():
   grid = occupancy.init_occupancy(jnp.array([[0.0] * 3, [1.0] * 3]), 2)
   with pytest.raises(ValueError, match='decay'):
-    occupancy.update_occupancy(grid, jax.random.PRNGKey(0), lambda p, k: p[:, 0], num_cells=None,
+    occupancy.update_occupancy(grid, jax.random.PRNGKey(0), lambda p, k, n: p[:, 0], num_cells=None,
                                decay=1.5)
 
 

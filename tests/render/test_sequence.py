@@ -57,6 +57,7 @@ def every_cell_setup():
   c.model.num_reference_images, c.model.slot_init = 2, 'mean'
   c.render.N_samples, c.render.N_importance = 8, 8
   c.render.accel.density_threshold = -1.0  # every cell occupied
+  c.render.accel.grid_resolution, c.render.accel.grid_refinements = 8, 1
   c.render.accel.termination_threshold = 0.0
   c.data.test_ref_positions = ()
   model = build_model(c.model)
@@ -76,7 +77,7 @@ def test_accelerated_plan_with_every_cell_occupied_equals_dense(every_cell_setup
   np.testing.assert_allclose(images['accelerated'].rgb, images['dense'].rgb, atol=1e-5)
 
 
-def test_accelerated_plan_uses_a_given_grid_of_the_configured_resolution(every_cell_setup):
+def test_accelerated_plan_uses_a_given_grid_of_the_configured_resolutions(every_cell_setup):
   from dfrf_jax.render import occupancy
   identity, c, model, params, plan = every_cell_setup
   c = c.copy_and_resolve_references()
@@ -84,13 +85,15 @@ def test_accelerated_plan_uses_a_given_grid_of_the_configured_resolution(every_c
   render = lambda grid: next(sequence.render_plan(model, params, c, identity, plan, 0.6, 1.2, 0,
                                                   jax.random.PRNGKey(0), grid)).rgb
   box = np.array([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]], np.float32)
-  # -inf is below the threshold of -1: every cell empty, so each pixel is its background plate's.
+  # -inf is below the threshold of -1: every cell empty, so each pixel is its background plate's,
+  # whether the grid is refined here (a trained grid's resolution) or was refined already.
   resolution = c.render.accel.grid_resolution
-  empty = occupancy.init_occupancy(box, resolution, -np.inf)
   bg = identity.background(plan.split, int(plan.positions[0]))
-  np.testing.assert_allclose(render(empty), bg, atol=1e-6)
+  for cells in (resolution, 2 * resolution):
+    empty = occupancy.init_occupancy(box, cells, -np.inf)
+    np.testing.assert_allclose(render(empty), bg, atol=1e-6, err_msg=f'{cells} cells')
   # A grid of another resolution is not used: the plan gets its own (every cell occupied).
-  other = occupancy.init_occupancy(box, resolution // 2, -np.inf)
+  other = occupancy.init_occupancy(box, 4 * resolution, -np.inf)
   built = render(None)
   np.testing.assert_array_equal(render(other), built)
   assert np.abs(built - bg).max() > 0.05

@@ -34,8 +34,9 @@ def _coarse_evaluated(scene, grid, train: bool) -> tuple[int, int]:
   config.raw_noise_std = 0.0
   config = ml_collections.FrozenConfigDict(config)
   budget = accelerated.SampleBudget(coarse=(512,), fine=(1024,))
+  mask = accelerated.skip_mask(grid, config, train=train)
   _, stats = jax.jit(lambda p: accelerated.render_rays_accelerated(
-      scene.model, p, scene.frame, grid, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, config,
+      scene.model, p, scene.frame, mask, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, config,
       None, train, budget=budget))(scene.params)
   assert int(stats.overflow) == 0
 

@@ -68,7 +68,8 @@ def test_first_fill_stores_the_max_density_of_random_training_frames(setup):
   # Each measured point lies in its own cell: occupied exactly where its density passes a threshold
   # (the median, so that both kinds of cell are there).
   threshold = float(np.median(want))
-  occupied = np.asarray(occupancy.occupied(filled, jnp.asarray(points), threshold))
+  occupied = np.asarray(occupancy.occupied(occupancy.occupancy_mask(filled, threshold, 0),
+                                           jnp.asarray(points)))
   assert 0 < occupied.sum() < len(occupied)
   np.testing.assert_array_equal(occupied, np.asarray(want) > threshold)
 

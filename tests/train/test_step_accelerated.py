@@ -28,7 +28,7 @@ def _one_step(sampler: str):
   if sampler == 'accelerated':
     # Every cell occupied (inf > threshold) and a box around every sample.
     box = np.array([[-100.0] * 3, [100.0] * 3], np.float32)
-    sampling = (occupancy.init_occupancy(box, 2, np.inf),
+    sampling = (occupancy.occupancy_mask(occupancy.init_occupancy(box, 2, np.inf), 0.5, 0),
                 accelerated.initial_budget(config.data.N_rand, config.render, train=True))
   state, metrics = step(state, batch, False, True, *sampling)
   return jax.device_get(state.params), jax.device_get(metrics)
