@@ -61,7 +61,7 @@ from dfrf_jax.render.compositing import composite
 from dfrf_jax.render.occupancy import (OccupancyGrid, OccupancyMask, occupancy_mask, occupied,
                                         training_threshold)
 from dfrf_jax.render.renderer import FrameInputs, ImageOutput, RenderOutput
-from dfrf_jax.render.sampling import coarse_z, fine_z
+from dfrf_jax.render.sampling import FineDepths, coarse_z, fine_z
 
 # Raw density logit given to skipped samples: no density even with training noise on the logit.
 EMPTY_DENSITY = -1e4
@@ -228,24 +228,22 @@ def _march_pass(query, rays_o: jax.Array, rays_d: jax.Array, z: jax.Array, mask:
                num_evaluated=sum(evaluated))
 
 
-def _reused_in_fine_pass(coarse: _Pass, z: jax.Array, z_samples: jax.Array, keep_offsets: bool
+def _reused_in_fine_pass(coarse: _Pass, depths: FineDepths, keep_offsets: bool
                          ) -> tuple[jax.Array, jax.Array | None, jax.Array]:
   """The fine pass's samples at coarse depths that the coarse pass evaluated, in the fine layout.
 
   Args:
-    coarse: the coarse pass, run with fields (coarse, fine). z: [R, S] coarse depths.
-    z_samples: [R, M] importance depths (`fine_z`'s second output).
+    coarse: the coarse pass, run with fields (coarse, fine), over S depths per ray.
+    depths: the fine pass's depths (`fine_z`; `source` says which came from coarse columns).
     keep_offsets: also carry the coarse pass's offsets over.
 
   Returns:
     (raw [R, S+M, 1, 4] of the fine field, offsets [N, R, S+M, 2] or None, reused [R, S+M] bool):
     `_march_pass`'s `initial` for the fine pass.
   """
-  num_coarse = z.shape[1]
-  # The column each sorted fine depth came from (fine_z sorts the same concatenation).
-  order = jnp.argsort(jnp.concatenate([z, z_samples], -1), -1)
-  col = jnp.minimum(order, num_coarse - 1)
-  reused = (order < num_coarse) & jnp.take_along_axis(coarse.evaluated, col, 1)
+  num_coarse = coarse.evaluated.shape[1]
+  col = jnp.minimum(depths.source, num_coarse - 1)
+  reused = (depths.source < num_coarse) & jnp.take_along_axis(coarse.evaluated, col, 1)
   fine_raw = jnp.take_along_axis(coarse.raw[:, :, 1], col[..., None], 1)
   raw = jnp.where(reused[..., None], fine_raw, _empty_raw(reused.shape))[:, :, None]
   offsets = None
@@ -297,8 +295,9 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, 
   coarse = composite(coarse_pass.raw[:, :, 0], z, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
                      raw_noise_std=noise_std, key=k_noise_c)
 
-  z_all, z_samples = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
-  initial = _reused_in_fine_pass(coarse_pass, z, z_samples, keep_offsets) if reuse else None
+  depths = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
+  z_all = depths.z
+  initial = _reused_in_fine_pass(coarse_pass, depths, keep_offsets) if reuse else None
   to_query = occupied_samples(z_all)
   if reuse:
     to_query = to_query & ~initial[2]
@@ -325,7 +324,7 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, 
                      fine_evaluated=fine_pass.num_evaluated, fine_reused=fine_reused,
                      overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32))
   out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=fine_pass.offsets,
-                     sigma_fine=raw[..., 3], z_std=jnp.std(z_samples, -1))
+                     sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
   return out, stats
 
 

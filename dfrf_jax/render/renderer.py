@@ -115,13 +115,14 @@ def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
   coarse = composite(raw, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
                      key=k_noise_c)
 
-  z_all, z_samples = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
+  depths = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
+  z_all = depths.z
   raw, offsets = _query_pass(model, params, frame, rays_o, rays_d, z_all, k_slot_f, fine=True,
                                 use_warp=use_warp)
   fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
                    key=k_noise_f)
   return RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
-                      sigma_fine=raw[..., 3], z_std=jnp.std(z_samples, -1))
+                      sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
 
 
 @chex.dataclass(frozen=True)

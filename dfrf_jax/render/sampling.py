@@ -6,9 +6,53 @@ randomness only from an explicit `jax.random` key; without a key it is determini
 test-time rendering (perturb = 0).
 """
 
+from typing import NamedTuple
+
 import chex
 import jax
 import jax.numpy as jnp
+
+# Row-wise searches of Q values among B sorted ones count comparisons (B x Q work, vectorised) up to
+# this B x Q, and run a binary 'scan' above it. On a 2-core CPU, 16384 rows: 15 x 16 takes 0.3 ms
+# counting and 1.4 ms scanning; 63 x 128 takes 189 ms counting and 37 ms scanning.
+_COMPARE_ALL_MAX = 2048
+
+
+def _searchsorted(sorted_rows: jax.Array, queries: jax.Array, side: str) -> jax.Array:
+  """`jnp.searchsorted` of each row: sorted_rows [R, B], queries [R, Q] -> [R, Q] int32."""
+  method = 'compare_all' if sorted_rows.shape[-1] * queries.shape[-1] <= _COMPARE_ALL_MAX else 'scan'
+  return jax.vmap(lambda c, v: jnp.searchsorted(c, v, side=side, method=method))(sorted_rows,
+                                                                                 queries)
+
+
+def merge_sorted(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The sorted union of two row-wise sorted arrays, and where each entry came from, without a sort.
+
+  Args:
+    a: [R, S] sorted along the last axis.
+    b: [R, N] sorted along the last axis.
+
+  Returns:
+    merged: [R, S + N], equal to `jnp.sort(jnp.concatenate([a, b], -1), -1)`.
+    source: [R, S + N] int32, the column of each merged entry in `concatenate([a, b])`, equal to its
+      stable argsort (an entry of `a` comes before an equal entry of `b`). Each entry's place is its
+      own index plus the entries of the other array before it (two row-wise searches and a
+      scatter): a sort of the concatenation costs 27 ms for 16384 rows of 16 + 16 on a 2-core CPU,
+      this 2 ms.
+  """
+  chex.assert_rank([a, b], 2)
+  chex.assert_equal_shape_prefix([a, b], 1)
+  num_rows, num_a = a.shape
+  num_b = b.shape[1]
+  place = jnp.concatenate([jnp.arange(num_a) + _searchsorted(b, a, 'left'),
+                           jnp.arange(num_b) + _searchsorted(a, b, 'right')], -1)
+  rows = jnp.arange(num_rows)[:, None]
+  merged = jnp.zeros((num_rows, num_a + num_b), a.dtype).at[rows, place].set(
+      jnp.concatenate([a, b], -1), unique_indices=True)
+  source = jnp.zeros((num_rows, num_a + num_b), jnp.int32).at[rows, place].set(
+      jnp.broadcast_to(jnp.arange(num_a + num_b, dtype=jnp.int32), place.shape),
+      unique_indices=True)
+  return merged, source
 
 
 def coarse_z(near: jax.Array | float, far: jax.Array | float, num_samples: int, *,
@@ -55,9 +99,8 @@ def sample_pdf(bins: jax.Array, weights: jax.Array, num: int, *,
 
   As the authors' `sample_pdf`: 1e-5 is added to every weight, u is an even grid over [0, 1] (or
   uniform draws, unsorted, with a key), and intervals whose CDF rises by less than 1e-5 are treated
-  as having a unit rise. The CDF inversion uses `jnp.searchsorted` (its 'scan' method) under `vmap`:
-  on CPU it beats a broadcast comparison count from 63 bins x 128 samples up (about 10x at the
-  default 64/128 samples), losing only at tiny sizes.
+  as having a unit rise. The CDF inversion is a row-wise `jnp.searchsorted` (a comparison count for
+  few bins and samples, a binary scan for the authors' 64 / 128, about 5x faster there).
 
   Args:
     bins: [R, B] sorted bin edges (depths).
@@ -79,7 +122,7 @@ def sample_pdf(bins: jax.Array, weights: jax.Array, num: int, *,
     u = jnp.broadcast_to(jnp.linspace(0.0, 1.0, num, dtype=cdf.dtype), shape)
   else:
     u = jax.random.uniform(key, shape, cdf.dtype)
-  inds = jax.vmap(lambda c, v: jnp.searchsorted(c, v, side='right'))(cdf, u)
+  inds = _searchsorted(cdf, u, 'right')
   below = jnp.maximum(inds - 1, 0)
   above = jnp.minimum(inds, cdf.shape[-1] - 1)
   cdf_below = jnp.take_along_axis(cdf, below, -1)
@@ -92,14 +135,30 @@ def sample_pdf(bins: jax.Array, weights: jax.Array, num: int, *,
   return jax.lax.stop_gradient(bins_below + t * (bins_above - bins_below))
 
 
+class FineDepths(NamedTuple):
+  """Depths of the fine pass (`fine_z`).
+
+  z: [R, S + N] sorted depths, the union of the coarse depths and the importance samples.
+  samples: [R, N] the importance samples alone, sorted.
+  source: [R, S + N] int32, the column of each entry of z in [coarse depths, samples]: below S, a
+    coarse depth (the one at that column).
+  No gradient flows through any of them.
+  """
+  z: jax.Array
+  samples: jax.Array
+  source: jax.Array
+
+
 def fine_z(z: jax.Array, weights: jax.Array, num_importance: int, *,
-           key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+           key: jax.Array | None = None) -> FineDepths:
   """Fine-pass depths: the coarse depths plus importance samples drawn from the coarse weights.
 
   The importance samples are drawn over the mid-points of the coarse depths, from the weights of the
   inner samples (the first and the last, background, sample are left out), as the authors do. Since
   every sample lies between the first and last mid-point, the last depth of the result is still the
-  coarse far sample.
+  coarse far sample. The union is the authors' sorted concatenation, merged from the two sorted
+  lists (`merge_sorted`): deterministic samples come sorted from the CDF inversion (a running max
+  removes last-bit inversions of its float32 arithmetic), random ones are sorted first.
 
   Args:
     z: [R, S] sorted coarse depths.
@@ -108,12 +167,12 @@ def fine_z(z: jax.Array, weights: jax.Array, num_importance: int, *,
     key: PRNG key for random importance samples; None gives the deterministic ones.
 
   Returns:
-    z_all: [R, S + N] sorted depths, the union of both sets.
-    samples: [R, N] the importance samples alone (unsorted when drawn at random).
-    No gradient flows through either.
+    FineDepths.
   """
   chex.assert_rank(z, 2)
   chex.assert_equal_shape([z, weights])
   mids = 0.5 * (z[:, 1:] + z[:, :-1])
-  samples = jax.lax.stop_gradient(sample_pdf(mids, weights[:, 1:-1], num_importance, key=key))
-  return jax.lax.stop_gradient(jnp.sort(jnp.concatenate([z, samples], -1), -1)), samples
+  samples = sample_pdf(mids, weights[:, 1:-1], num_importance, key=key)
+  samples = jnp.sort(samples, -1) if key is not None else jax.lax.cummax(samples, axis=1)
+  merged, source = merge_sorted(jax.lax.stop_gradient(z), samples)
+  return FineDepths(z=merged, samples=samples, source=source)

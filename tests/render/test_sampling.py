@@ -156,3 +156,28 @@ def test_fine_z_is_sorted_union_with_last_at_far(perturb: bool):
                                                                           (30, 24)))
     want = np.sort(np.concatenate([z, extra], -1), -1)
     np.testing.assert_allclose(fine, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('num_a, num_b', [(16, 16), (64, 128)])  # comparison count, binary scan
+def test_merge_sorted_is_the_stable_sort_of_the_concatenation(num_a, num_b):
+  rng = np.random.default_rng(5)
+  a = np.sort(rng.integers(0, 40, size=(50, num_a)), -1).astype(np.float32)  # many ties
+  b = np.sort(rng.integers(0, 40, size=(50, num_b)), -1).astype(np.float32)
+  merged, source = sampling.merge_sorted(jnp.asarray(a), jnp.asarray(b))
+  both = np.concatenate([a, b], -1)
+  np.testing.assert_array_equal(merged, np.sort(both, -1))
+  np.testing.assert_array_equal(source, np.argsort(both, -1, kind='stable'))
+
+
+@pytest.mark.parametrize('perturb', [False, True])
+def test_fine_z_source_names_the_column_of_every_depth(perturb: bool):
+  rng = np.random.default_rng(6)
+  key_c, key_f = jax.random.split(jax.random.key(7)) if perturb else (None, None)
+  z = sampling.coarse_z(0.4, 1.0, 16, lindisp=False, key=key_c)
+  z = jnp.broadcast_to(z, (30, 16))
+  weights = jnp.asarray(rng.uniform(0, 1, size=(30, 16)).astype(np.float32))
+  depths = sampling.fine_z(z, weights, 24, key=key_f)
+  assert np.all(np.diff(np.asarray(depths.samples), axis=-1) >= 0)
+  both = np.concatenate([np.asarray(z), np.asarray(depths.samples)], -1)
+  np.testing.assert_array_equal(np.take_along_axis(both, np.asarray(depths.source), -1), depths.z)
+  assert sorted(np.asarray(depths.source)[0].tolist()) == list(range(40))

@@ -41,8 +41,8 @@ def test_coarse_z_reproduces_recorded_depths_and_points(fixture, config):
 
 
 def test_fine_z_reproduces_recorded_depths(fixture, config):
-  z, _ = sampling.fine_z(jnp.asarray(fixture['coarse_z_vals']),
-                         jnp.asarray(fixture['coarse_weights']), config['N_importance'])
+  z = sampling.fine_z(jnp.asarray(fixture['coarse_z_vals']),
+                      jnp.asarray(fixture['coarse_weights']), config['N_importance']).z
   np.testing.assert_allclose(np.asarray(z), fixture['fine_z_vals'], **_TOL)
   pts = fixture['rays_o'][:, None] + fixture['rays_d'][:, None] * np.asarray(z)[..., None]
   np.testing.assert_allclose(pts, fixture['fine_pts'], **_TOL)
