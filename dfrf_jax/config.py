@@ -71,14 +71,14 @@ def default_config() -> ml_collections.ConfigDict:
   a.density_threshold = 0.5     # a cell is occupied when its stored max density exceeds this
                                 # (training: capped at the grid's mean density)
   a.dilation = 1                # the grid is max-filtered over this many cells before skipping
-  a.termination_threshold = 1e-3  # rendering: a ray stops below this transmittance (0: never)
+  a.termination_threshold = 1e-2  # rendering: a ray stops below this transmittance (0: never)
   a.train_termination_threshold = 0.0  # the same in an accelerated train step (0: every occupied
                                        # sample gets a gradient, also behind opaque surfaces)
   a.reuse_coarse_features = True  # the fine pass takes the coarse pass's aggregated feature F~ at
                                   # coarse depths (only the fine field runs there)
   a.num_segments = 4            # depth segments per pass (termination is checked between them;
                                 # 1 where rays do not terminate: training by default)
-  a.point_chunk = 0             # compacted samples per network call when rendering (0: 2048 on CPU,
+  a.point_chunk = 0             # compacted samples per network call when rendering (0: 1024 on CPU,
                                 # 65536 on GPU); a train step evaluates a segment in one call
   a.initial_fraction = 0.25     # first budget: this share of every segment's samples
   a.budget_headroom = 1.2       # next budget = requested samples x headroom ...

@@ -14,8 +14,9 @@ Prints a table and writes JSON (--out): one record per size with
   accel_budget} (samples whose aggregated feature was computed, per ray), rays_skipped_share,
   overflow, train_step_speedup, dense_train_step_ms, accel_train_step_ms,
   train_psnr_db {dense, accel} (validation frame at the dataset's size after equal steps)
-and a 'setup' record (device, precision, config, steps). Timings exclude compilation (each measured call is
-preceded by a compiled warm-up run).
+and a 'setup' record (device, precision, config, steps, grid build time). Timings exclude compilation
+(each measured call is preceded by a compiled warm-up run); frame times are medians of --repeats
+renders, dense and accelerated alternately.
 
   python scripts/benchmark_raymarch.py --out=runs/bench.json
   python scripts/benchmark_raymarch.py --data_dir=DATA/0/.. --sizes=64,128,256,512 --train_steps=300
@@ -67,7 +68,9 @@ def _parse() -> argparse.Namespace:
   p.add_argument('--train_steps', type=int, default=150, help='training steps of each model')
   p.add_argument('--sizes', default=None,
                  help='comma-separated square sizes (default 64,128,256, plus 512 on a GPU)')
-  p.add_argument('--repeats', type=int, default=1, help='timed renders per size and sampler')
+  p.add_argument('--repeats', type=int, default=3,
+                 help='timed renders per size and sampler, dense and accelerated alternately '
+                      '(medians are reported)')
   p.add_argument('--grid_resolution', type=int, default=None,
                  help='occupancy cells per axis (default: the config\'s render.accel.grid_resolution)')
   p.add_argument('--grid_refinements', type=int, default=None,
@@ -158,14 +161,22 @@ def _psnr(a, b) -> float:
   return float(-10.0 * np.log10(np.mean((np.asarray(a, np.float64) - b) ** 2)))
 
 
-def _timed(fn, repeats):
-  out = fn()
-  jax.block_until_ready(out)
-  t0 = time.perf_counter()
+def _timed_pair(first, second, repeats):
+  """Times two calls alternately, `repeats` times each after a compiled warm-up of both.
+
+  Returns (first's output, first's median seconds, second's output, second's median seconds).
+  Alternating keeps a slow spell of a shared machine from landing on one of the two only.
+  """
+  outs = [first(), second()]
+  jax.block_until_ready(outs)
+  times = ([], [])
   for _ in range(repeats):
-    out = fn()
-    jax.block_until_ready(out)
-  return out, (time.perf_counter() - t0) / repeats
+    for k, fn in enumerate((first, second)):
+      t0 = time.perf_counter()
+      outs[k] = fn()
+      jax.block_until_ready(outs[k])
+      times[k].append(time.perf_counter() - t0)
+  return outs[0], float(np.median(times[0])), outs[1], float(np.median(times[1]))
 
 
 def main() -> None:
@@ -253,15 +264,16 @@ def main() -> None:
     gt = _resize(identity.image(val, 0), size)
     bg = jnp.asarray(_resize(identity.background(val, 0), size))
     c2w = jnp.asarray(val.poses[0])
-    dense, dense_s = _timed(lambda: render_image(
-        model, params, frame, c2w, bg, intrinsics, near, far, None, height=size, width=size,
-        render_config=render_config, chunk=config.render.chunk), args.repeats)
     _, _, budget = accelerated.render_image_adaptive(
         model, params, frame, mask, c2w, bg, intrinsics, near, far, None, height=size, width=size,
         render_config=render_config, budget=accelerated.initial_budget(size * size, render_config))
-    (acc, stats), acc_s = _timed(lambda: accelerated.render_image_accelerated(
-        model, params, frame, mask, c2w, bg, intrinsics, near, far, None, height=size, width=size,
-        render_config=render_config, budget=budget), args.repeats)
+    dense, dense_s, (acc, stats), acc_s = _timed_pair(
+        lambda: render_image(model, params, frame, c2w, bg, intrinsics, near, far, None,
+                             height=size, width=size, render_config=render_config,
+                             chunk=config.render.chunk),
+        lambda: accelerated.render_image_accelerated(
+            model, params, frame, mask, c2w, bg, intrinsics, near, far, None, height=size,
+            width=size, render_config=render_config, budget=budget), args.repeats)
     num_rays = size * size
     r = config.render
     record = {
