@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from dfrf_jax.model.layers import dense, torch_dense
+from dfrf_jax.model.layers import ConcatDense, dense, torch_dense
 
 
 def gru_update(gates_input: jax.Array, gates_hidden: jax.Array, state: jax.Array) -> jax.Array:
@@ -59,16 +59,16 @@ class SlotAttention(nn.Module):
     Returns:
       [P, num_slots * dim].
     """
-    num_points, num_refs, _ = tokens.shape
+    num_points = tokens.shape[0]
     mu = self.param('slots_mu', nn.initializers.normal(1.0), (self.dim,))
     log_sigma = self.param('slots_logsigma', nn.initializers.zeros, (self.dim,))
 
     side = dense(nn.relu(dense(tokens, self.side_dim, 'fc1', self.precision)), self.side_dim,
                  'fc6', self.precision)
-    points = jnp.broadcast_to(embedded_points[:, None, :],
-                              (num_points, num_refs, embedded_points.shape[-1]))
-    x = nn.leaky_relu(dense(jnp.concatenate([tokens, points, side], -1), self.dim, 'fc7',
-                           self.precision), 0.01)
+    # fc7 reads [token, gamma(p), side]; gamma(p) is the same for every reference, so its product is
+    # computed once per sample (`ConcatDense`), not once per reference.
+    x = nn.leaky_relu(ConcatDense(self.dim, self.precision, name='fc7')(
+        [tokens, embedded_points[:, None, :], side]), 0.01)
     x = _layer_norm('norm_input')(x)
     k = dense(x, self.dim, 'to_k', self.precision)
     v = dense(x, self.dim, 'to_v', self.precision)

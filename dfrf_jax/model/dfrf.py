@@ -113,12 +113,8 @@ class DFRF(nn.Module):
     nearest_features = jax.vmap(gather_nearest)(ref_features, nearest.astype(jnp.int32))
 
     if use_warp:
-      code = jax.lax.stop_gradient(audio_code)
-      warp_inputs = jnp.concatenate([
-          jnp.broadcast_to(embedded, (num_refs,) + embedded.shape),
-          jnp.broadcast_to(code, (num_refs, num_points, code.shape[0])),
-          jax.lax.stop_gradient(nearest_features)], -1)                      # [N, P, 255]
-      offsets = self.warp(warp_inputs)                                       # [N, P, 2]
+      offsets = self.warp(embedded[None], jax.lax.stop_gradient(audio_code),
+                          jax.lax.stop_gradient(nearest_features))           # [N, P, 2]
     else:
       offsets = jnp.zeros_like(proj)
 
@@ -151,11 +147,11 @@ class DFRF(nn.Module):
     num_points = points.shape[0]
     chex.assert_shape(fused, (num_points, m.num_slots * m.slot_dim))
     chex.assert_shape(viewdirs, (num_points, 3))
-    point_inputs = jnp.concatenate(
-        [fused, positional_encoding(points, m.multires),
-         jnp.broadcast_to(audio_code, (num_points, audio_code.shape[0]))], -1)
+    point_inputs = [fused, positional_encoding(points, m.multires), audio_code]
     view_inputs = positional_encoding(viewdirs, m.multires_views) if m.use_viewdirs else None
-    self.sow('intermediates', 'point_inputs', point_inputs)
+    # Built only when the intermediates are collected (otherwise dead code the compiler drops).
+    self.sow('intermediates', 'point_inputs', jnp.concatenate(
+        point_inputs[:2] + [jnp.broadcast_to(audio_code, (num_points, audio_code.shape[0]))], -1))
     return (self.fine if fine else self.coarse)(point_inputs, view_inputs)
 
   def query(self, points: jax.Array, viewdirs: jax.Array, audio_code: jax.Array,

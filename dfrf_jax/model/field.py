@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from dfrf_jax.model.layers import dense
+from dfrf_jax.model.layers import ConcatDense, dense
 
 
 class RadianceField(nn.Module):
@@ -23,21 +23,25 @@ class RadianceField(nn.Module):
   precision: str = 'float32'  # of the kernel products: 'float32' or 'bf16' (model/layers.py)
 
   @nn.compact
-  def __call__(self, point_inputs: jax.Array, view_inputs: jax.Array | None) -> jax.Array:
+  def __call__(self, point_inputs: Sequence[jax.Array], view_inputs: jax.Array | None) -> jax.Array:
     """Evaluates the field.
 
     Args:
-      point_inputs: [P, C] concatenated [aggregated feature, gamma(p), audio code].
+      point_inputs: [aggregated feature [P, 256], gamma(p) [P, 63], audio code [64]], the parts of
+        the input in order; the layers that read them (the first, and the one after each skip)
+        multiply each part by its own kernel rows (`ConcatDense`), so the frame's audio code is
+        multiplied once rather than once per sample.
       view_inputs: [P, 27] gamma(view direction), or None without `use_viewdirs`.
 
     Returns:
       raw: [P, 4] (rgb logits, raw density sigma).
     """
-    h = point_inputs
+    parts = list(point_inputs)
     for i in range(self.depth):
-      h = nn.relu(dense(h, self.width, f'pts_{i}', self.precision))
-      if i in self.skips:
-        h = jnp.concatenate([point_inputs, h], -1)
+      h = nn.relu(ConcatDense(self.width, self.precision, name=f'pts_{i}')(parts))
+      parts = list(point_inputs) + [h] if i in self.skips else [h]
+    h = parts[0] if len(parts) == 1 else jnp.concatenate(
+        [jnp.broadcast_to(x, parts[0].shape[:-1] + x.shape[-1:]) for x in parts], -1)
     if not self.use_viewdirs:
       return dense(h, 4, 'output', self.precision)
     sigma = dense(h, 1, 'alpha', self.precision)

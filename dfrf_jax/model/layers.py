@@ -62,6 +62,38 @@ def torch_dense(features: int, fan_in: int, name: str, precision: str = 'float32
                   dot_general=dense_dot_general(precision))
 
 
+class ConcatDense(nn.Module):
+  """A Dense layer over `concatenate(inputs, -1)` that never builds the concatenation.
+
+  The kernel's rows are split by input and each input is multiplied by its own rows at its own
+  shape; the products are broadcast in the sum. An input with fewer leading axes than the others (a
+  per-frame audio code, a point embedding shared by every reference) is thus multiplied once, not
+  once per sample or per reference, and no broadcast copy of it is made. Parameters are nn.Dense's
+  ('kernel' [sum of widths, features], 'bias' [features]; PyTorch's initialisation for that fan-in
+  unless `kernel_init` / `bias_init` are given), so checkpoints and the authors' weights load
+  unchanged.
+  """
+  features: int
+  precision: str = 'float32'
+  kernel_init: nn.initializers.Initializer | None = None
+  bias_init: nn.initializers.Initializer | None = None
+
+  @nn.compact
+  def __call__(self, inputs: Sequence[jax.Array]) -> jax.Array:
+    """inputs: arrays [..., C_i] whose leading axes broadcast together -> [..., features]."""
+    widths = [x.shape[-1] for x in inputs]
+    default = torch_uniform(sum(widths))
+    kernel = self.param('kernel', self.kernel_init or default, (sum(widths), self.features))
+    bias = self.param('bias', self.bias_init or default, (self.features,))
+    dot = dense_dot_general(self.precision) or jax.lax.dot_general
+    out, start = bias, 0
+    for x, width in zip(inputs, widths):
+      part = kernel[start:start + width]
+      out = out + dot(x, part, (((x.ndim - 1,), (0,)), ((), ())))
+      start += width
+    return out
+
+
 def dense(x: jax.Array, features: int, name: str, precision: str = 'float32') -> jax.Array:
   """Applies a `torch_dense` layer to x (inside an `nn.compact` method)."""
   return torch_dense(features, x.shape[-1], name, precision)(x)

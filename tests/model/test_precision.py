@@ -58,9 +58,11 @@ def test_bf16_products_take_bf16_inputs_and_accumulate_in_float32():
                                                                  *query_inputs(num_points=64))
   products = _products(jaxpr.jaxpr)
   bf16 = [e for e in products if [v.aval.dtype for v in e.invars] == [jnp.bfloat16] * 2]
-  # Reference CNN (2 conv + 1 dense), warp (3), slot attention (fc1, fc6, fc7, to_k, to_v, then per
-  # iteration to_q, gru_input, gru_hidden, mlp_0, mlp_1), fine field (4 pts + alpha + 2 views + rgb).
-  assert len(bf16) == 3 + 3 + 5 + c.model.slot_iters * 5 + 8
+  # Reference CNN (2 conv + 1 dense), warp (dense_0 as 3 parts: gamma(p), code, features; then 2),
+  # slot attention (fc1, fc6, fc7 as 3 parts: token, gamma(p), side; to_k, to_v, then per iteration
+  # to_q, gru_input, gru_hidden, mlp_0, mlp_1), fine field (pts_0 as 3 parts: F~, gamma(p), code;
+  # pts_1, pts_2, pts_3 after the skip as 4 parts; alpha, 2 views, rgb).
+  assert len(bf16) == 3 + (3 + 2) + (2 + 3 + 2 + c.model.slot_iters * 5) + (3 + 2 + 4 + 4)
   assert all(e.outvars[0].aval.dtype == jnp.float32 for e in bf16)
   # What stays float32: the projection into the references and the two attention einsums of each
   # slot iteration.
