@@ -3,10 +3,10 @@
 The sample depths are the dense renderer's (`coarse_z`, then `fine_z` from the coarse weights, with
 the same key split), but each pass evaluates the fields (`DFRF.query_fields`) only on the samples
 that lie in occupied cells of an `OccupancyMask` (a grid thresholded and dilated once per grid,
-`occupancy.occupancy_mask`; `skip_mask` applies the config's settings). Those are gathered from all rays into a list of
-static length (the budget, `jnp.nonzero(size=...)`), evaluated in `point_chunk` pieces (pieces that
-hold only the budget's padding are skipped at run time), and scattered back onto the ray layout,
-where the authors' compositing runs unchanged. The per-reference projection, warp and bilinear
+`occupancy.occupancy_mask`; `skip_mask` applies the config's settings). Those are gathered from all
+rays into a list of static length (the budget, `jnp.nonzero(size=...)`), evaluated in `point_chunk`
+pieces (pieces that hold only the budget's padding are skipped at run time), and scattered back onto
+the ray layout, where the authors' compositing runs unchanged. The per-reference projection, warp and bilinear
 sampling (`DFRF.aggregate`, most of a query's cost) are computed for evaluated samples only, so
 skipped samples skip them as well. A ray with no occupied sample never reaches the networks and
 composites to its background pixel.

@@ -136,7 +136,7 @@ def occupancy_mask(grid: OccupancyGrid, threshold: float | jax.Array, dilation: 
   """The cells of `grid` storing more than `threshold`, dilated by `dilation` cells.
 
   Computed once per grid (per render plan, per training-grid update), not per frame: at 256^3 cells
-  the dilation alone costs about as much as a tenth of a 128 px frame on a CPU.
+  the dilation alone took 0.2 s on 2 CPU cores, a fifth of a demo-model 128 px frame.
   """
   return OccupancyMask(occupied=dilate(grid.density > threshold, dilation), aabb=grid.aabb)
 
@@ -229,7 +229,8 @@ def refine_occupancy(grid: OccupancyGrid, key: jax.Array, density_fn: DensityFn,
 
   Returns:
     A grid of (2G)^3 cells over the same box. Static shapes throughout: the candidates are compacted
-    to the front of a list of every child, and `density_fn` skips the padding after them.
+    to the front of a list of every child ([8 G^3, 3] points: 200 MB at G = 128), and `density_fn`
+    skips the padding after them.
   """
   g = grid.resolution
   parents = occupancy_mask(grid, threshold, 1).occupied.reshape(-1)
