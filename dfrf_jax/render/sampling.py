@@ -36,9 +36,9 @@ def merge_sorted(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
     merged: [R, S + N], equal to `jnp.sort(jnp.concatenate([a, b], -1), -1)`.
     source: [R, S + N] int32, the column of each merged entry in `concatenate([a, b])`, equal to its
       stable argsort (an entry of `a` comes before an equal entry of `b`). Each entry's place is its
-      own index plus the entries of the other array before it (two row-wise searches and a
-      scatter): a sort of the concatenation costs 27 ms for 16384 rows of 16 + 16 on a 2-core CPU,
-      this 2 ms.
+      own index plus the entries of the other array before it (two row-wise searches, a scatter
+      of the columns to their places, a gather of the values): a sort of the concatenation costs
+      27 ms for 16384 rows of 16 + 16 on a 2-core CPU, this 2 ms.
   """
   chex.assert_rank([a, b], 2)
   chex.assert_equal_shape_prefix([a, b], 1)
@@ -47,12 +47,10 @@ def merge_sorted(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
   place = jnp.concatenate([jnp.arange(num_a) + _searchsorted(b, a, 'left'),
                            jnp.arange(num_b) + _searchsorted(a, b, 'right')], -1)
   rows = jnp.arange(num_rows)[:, None]
-  merged = jnp.zeros((num_rows, num_a + num_b), a.dtype).at[rows, place].set(
-      jnp.concatenate([a, b], -1), unique_indices=True)
   source = jnp.zeros((num_rows, num_a + num_b), jnp.int32).at[rows, place].set(
       jnp.broadcast_to(jnp.arange(num_a + num_b, dtype=jnp.int32), place.shape),
       unique_indices=True)
-  return merged, source
+  return jnp.take_along_axis(jnp.concatenate([a, b], -1), source, -1), source
 
 
 def coarse_z(near: jax.Array | float, far: jax.Array | float, num_samples: int, *,
