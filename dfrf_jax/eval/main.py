@@ -9,6 +9,7 @@ baseline (the torso/background plates alone), and writes them as JSON.
 """
 
 import os
+import sys
 
 from absl import app, flags
 import numpy as np
@@ -54,6 +55,9 @@ def main(argv: list[str]) -> None:
                      f'as in {val.source}')
   bg = np.stack([identity.background(val, i) for i in range(len(pred))])
   lpips_fn = api.lpips_fn_from_paths(_LPIPS_ALEXNET.value, _LPIPS_LIN.value)
+  warning = report.background_only_warning(pred, bg)
+  if warning:
+    print(warning, file=sys.stderr)
   per_frame, summary = api.evaluate_frames(pred, gt, lpips_fn)
   baseline = api.baseline_metrics(bg, gt, lpips_fn)
   print(report.metrics_table([{'frames': 'rendered', **summary},

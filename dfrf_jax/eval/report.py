@@ -88,6 +88,31 @@ def baseline_metrics(bg: np.ndarray, gt: np.ndarray,
   return evaluate_frames(bg, gt, lpips_fn)[1]
 
 
+def background_only_warning(frames: np.ndarray, plates: np.ndarray, *, tolerance: float = 0.05,
+                            min_share: float = 0.005) -> str | None:
+  """A warning when rendered frames show nothing but their background plates, else None.
+
+  A model one of whose radiance fields never learned (a dead field, docs/training.md) renders the
+  plate of every frame: fewer than `min_share` of its pixels differ from the plate by more than
+  `tolerance` in any channel, where any rendered head changes far more.
+
+  Args:
+    frames: [T, H, W, 3] rendered frames, uint8 or float in [0, 1].
+    plates: [T, H, W, 3] the torso/background plates they were rendered over.
+    tolerance: a pixel counts as changed when a channel differs by more than this.
+    min_share: below this share of changed pixels the frames are the plates.
+  """
+  frames, plates = _as_float01(frames, 'frames'), _as_float01(plates, 'plates')
+  if frames.shape != plates.shape:
+    raise ValueError(f'frames {frames.shape} and plates {plates.shape} differ in shape')
+  share = float(np.mean(np.max(np.abs(frames - plates), -1) > tolerance))
+  if share >= min_share:
+    return None
+  return (f'warning: the rendered frames are the background plates (only {share:.2%} of the pixels '
+          f'differ from them by more than {tolerance}): the model renders no head. Was it trained '
+          'with a dead radiance field? See docs/training.md, "Dead fields".')
+
+
 def _cell(value: Any) -> str:
   if value is None:
     return _NOT_COMPUTED

@@ -266,14 +266,15 @@ def skip_mask(grid: OccupancyGrid, render_config: ml_collections.ConfigDict, *,
 def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, rays_o: jax.Array,
             rays_d: jax.Array, bg_rgb: jax.Array, near: float, far: float,
             render_config: ml_collections.ConfigDict, key: jax.Array | None, train: bool,
-            budget: SampleBudget, use_warp: bool, keep_offsets: bool):
+            budget: SampleBudget, use_warp: bool, keep_offsets: bool,
+            density_noise: float | jax.Array | None = None):
   """Both passes; returns (RenderOutput with offsets_fine possibly None, MarchStats)."""
   chex.assert_shape([rays_o, rays_d, bg_rgb], (rays_o.shape[0], 3))
   r, a = render_config, render_config.accel
   keys = [None] * 6 if key is None else list(jax.random.split(key, 6))
   k_strat, k_pdf, k_slot_c, k_slot_f, k_noise_c, k_noise_f = keys
   randomise = train and r.perturb
-  noise_std = r.raw_noise_std if train else 0.0
+  noise_std = (r.raw_noise_std if density_noise is None else density_noise) if train else 0.0
   termination = float(a.train_termination_threshold if train else a.termination_threshold)
   num_refs = frame.ref_poses.shape[0]
   reuse = bool(a.reuse_coarse_features)
@@ -324,7 +325,7 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, 
                      fine_evaluated=fine_pass.num_evaluated, fine_reused=fine_reused,
                      overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32))
   out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=fine_pass.offsets,
-                     sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
+                     sigma_coarse=coarse_pass.raw[:, :, 0, 3], sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
   return out, stats
 
 
@@ -332,11 +333,13 @@ def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, mask:
                             rays_o: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, near: float,
                             far: float, render_config: ml_collections.ConfigDict,
                             key: jax.Array | None, train: bool, *, budget: SampleBudget,
-                            use_warp: bool = True) -> tuple[RenderOutput, MarchStats]:
+                            use_warp: bool = True, density_noise: float | jax.Array | None = None
+                            ) -> tuple[RenderOutput, MarchStats]:
   """`renderer.render_rays` with empty-space skipping and early termination.
 
   Args:
-    model, params, frame, rays_o, rays_d, bg_rgb, near, far, key, train, use_warp: as `render_rays`.
+    model, params, frame, rays_o, rays_d, bg_rgb, near, far, key, train, use_warp, density_noise:
+      as `render_rays`.
     mask: the cells to evaluate (`skip_mask`).
     render_config: the `render` section; uses its `accel` fields (termination_threshold or, with
       train=True, train_termination_threshold, num_segments via the budget, point_chunk with
@@ -344,11 +347,11 @@ def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, mask:
     budget: static samples per depth segment of each pass.
 
   Returns:
-    RenderOutput (offsets_fine [N, R, S, 2] zero and sigma_fine EMPTY_DENSITY where not evaluated)
-    and MarchStats.
+    RenderOutput (offsets_fine [N, R, S, 2] zero, sigma_coarse / sigma_fine EMPTY_DENSITY where not
+    evaluated) and MarchStats.
   """
   return _render(model, params, frame, mask, rays_o, rays_d, bg_rgb, near, far, render_config, key,
-                 train, budget, use_warp, keep_offsets=True)
+                 train, budget, use_warp, keep_offsets=True, density_noise=density_noise)
 
 
 @functools.partial(jax.jit, static_argnames=('model', 'height', 'width', 'render_config', 'budget'))

@@ -34,7 +34,7 @@ class Composite:
 
 
 def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, *,
-              white_bkgd: bool, raw_noise_std: float = 0.0,
+              white_bkgd: bool, raw_noise_std: float | jax.Array = 0.0,
               key: jax.Array | None = None) -> Composite:
   """Composites raw network outputs along each ray.
 
@@ -44,8 +44,9 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
     rays_d: [R, 3] ray directions, not normalised; intervals are scaled by their length.
     bg_rgb: [R, 3] background colour in [0, 1], used as the last sample's colour.
     white_bkgd: add (1 - acc) to the colour, as the authors' `white_bkgd` (on by default there).
-    raw_noise_std: standard deviation of Gaussian noise added to the density logit (training only).
-    key: PRNG key for that noise; required when raw_noise_std > 0.
+    raw_noise_std: standard deviation of Gaussian noise added to the density logit (training only);
+      a traced scalar is allowed (the noise is then always drawn and scaled by it).
+    key: PRNG key for that noise; required unless raw_noise_std is a Python 0.
 
   Returns:
     A `Composite`.
@@ -57,9 +58,9 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
   deltas = deltas * jnp.linalg.norm(rays_d, axis=-1, keepdims=True)
   rgb = jnp.concatenate([jax.nn.sigmoid(raw[:, :-1, :3]), bg_rgb[:, None, :]], 1)
   sigma = raw[..., 3]
-  if raw_noise_std > 0.0:
+  if not isinstance(raw_noise_std, (int, float)) or raw_noise_std > 0.0:
     if key is None:
-      raise ValueError('composite: raw_noise_std > 0 needs a PRNG key, got key=None.')
+      raise ValueError('composite: density noise (raw_noise_std) needs a PRNG key, got key=None.')
     sigma = sigma + raw_noise_std * jax.random.normal(key, sigma.shape, sigma.dtype)
   alpha = 1.0 - jnp.exp(-(jax.nn.relu(sigma) + 1e-6) * deltas)
   # Transmittance before each sample: exclusive product of (1 - alpha), kept off zero by 1e-10.

@@ -19,6 +19,7 @@ OUT_DIR/metrics.json.
 """
 
 import os
+import sys
 
 from absl import app, flags
 import jax
@@ -109,10 +110,13 @@ def main(argv: list[str]) -> None:
   mp4 = os.path.join(_OUT.value, 'render.mp4')
   api.write_video(mp4, frames, fps=fps, audio_path=track)
   print(f'wrote {len(frames)} frames and {mp4} ({"with" if track else "without"} audio)')
+  bg = np.stack([identity.background(plan.split, int(p)) for p in plan.positions])
+  warning = report.background_only_warning(frames, bg)
+  if warning:
+    print(warning, file=sys.stderr)
 
   if plan.has_ground_truth:
     gt = np.stack([identity.image(plan.split, int(p)) for p in plan.positions])
-    bg = np.stack([identity.background(plan.split, int(p)) for p in plan.positions])
     lpips_fn = api.lpips_fn_from_paths(config.eval.lpips_alexnet_path, config.eval.lpips_lin_path)
     per_frame, summary = api.evaluate_frames(frames, gt, lpips_fn)
     baseline = api.baseline_metrics(bg, gt, lpips_fn)

@@ -39,6 +39,7 @@ class RenderOutput:
   coarse, fine: `Composite` of each pass (rgb [R, 3], disp, acc, depth, last_weight [R], weights [R, S]).
   z_fine: [R, S_c + S_i] fine sample depths.
   offsets_fine: [N, R, S_c + S_i, 2] warp offsets of the fine samples (pixels).
+  sigma_coarse: [R, S_c] raw density of the coarse samples (before the relu).
   sigma_fine: [R, S_c + S_i] raw density of the fine samples.
   z_std: [R] standard deviation of the importance samples.
   """
@@ -46,6 +47,7 @@ class RenderOutput:
   fine: Composite
   z_fine: jax.Array
   offsets_fine: jax.Array
+  sigma_coarse: jax.Array
   sigma_fine: jax.Array
   z_std: jax.Array
 
@@ -82,7 +84,8 @@ def _query_pass(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
 
 def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array, rays_d: jax.Array,
                 bg_rgb: jax.Array, near: float, far: float, render_config: ml_collections.ConfigDict,
-                key: jax.Array | None, train: bool, use_warp: bool = True) -> RenderOutput:
+                key: jax.Array | None, train: bool, use_warp: bool = True,
+                density_noise: float | jax.Array | None = None) -> RenderOutput:
   """Renders R rays with the coarse field, then the fine field on the union of both sample sets.
 
   Args:
@@ -97,6 +100,8 @@ def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
       `model.slot_init == 'mean'`).
     train: training mode (stratified sampling when `perturb`; density noise when raw_noise_std > 0).
     use_warp: apply the warp module (False: the paper's warp-free first training stage).
+    density_noise: with `train`, the standard deviation of the density noise instead of
+      render_config.raw_noise_std (a traced scalar allowed: the training warm-up's).
 
   Returns:
     RenderOutput.
@@ -106,13 +111,13 @@ def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
   keys = [None] * 6 if key is None else list(jax.random.split(key, 6))
   k_strat, k_pdf, k_slot_c, k_slot_f, k_noise_c, k_noise_f = keys
   randomise = train and r.perturb
-  noise_std = r.raw_noise_std if train else 0.0
+  noise_std = (r.raw_noise_std if density_noise is None else density_noise) if train else 0.0
 
   z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
   z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
-  raw, _ = _query_pass(model, params, frame, rays_o, rays_d, z, k_slot_c, fine=False,
-                       use_warp=use_warp)
-  coarse = composite(raw, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
+  raw_coarse, _ = _query_pass(model, params, frame, rays_o, rays_d, z, k_slot_c, fine=False,
+                              use_warp=use_warp)
+  coarse = composite(raw_coarse, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
                      key=k_noise_c)
 
   depths = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
@@ -122,7 +127,7 @@ def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
   fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
                    key=k_noise_f)
   return RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
-                      sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
+                      sigma_coarse=raw_coarse[..., 3], sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
 
 
 @chex.dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dfrf_jax.data.dataset import Identity, load_dataset_from_config
 from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.render import accelerated
 from dfrf_jax.render.occupancy import OccupancyGrid
-from dfrf_jax.train import batches, checkpoints, grid as grid_lib, optimizer, progress
+from dfrf_jax.train import batches, checkpoints, dead_fields, grid as grid_lib, optimizer, progress
 from dfrf_jax.train import state as state_lib, validation
 from dfrf_jax.train.step import make_train_step
 
@@ -158,6 +158,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
 
   Raises:
     NonFiniteError: the loss or a gradient became NaN/inf (names the step and the last checkpoint).
+    DeadFieldError: a radiance field rendered only the background for train.dead_field_patience
+      steps (`train/dead_fields.py`).
   """
   mesh = mesh or make_mesh()
   t = config.train
@@ -180,6 +182,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   val_frame = validation.load_val_frame(identities[0], config)
   lead = jax.process_index() == 0
   reporter = progress.Reporter(workdir, step, t.N_iters) if lead else None
+  monitor = dead_fields.DeadFieldMonitor(t.dead_field_patience, t.dead_field_min_gain_db)
 
   def save(at: int, data_state: dict[str, Any]) -> None:
     meta = {'key': np.asarray(jax.random.key_data(state.key)).tolist(), 'data_state': data_state,
@@ -193,6 +196,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     nonlocal budget
     march = metrics.pop('march', None)
     values = _check_finite(at, metrics, mgr)
+    monitor.update(at, values)
     if march is not None:
       a = config.render.accel
       budget = accelerated.next_budget(budget, march, headroom=a.budget_headroom,

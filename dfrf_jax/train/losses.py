@@ -14,6 +14,15 @@ def psnr(mse_value: jax.Array) -> jax.Array:
   return -10.0 * jnp.log10(mse_value)
 
 
+def live_share(raw_sigma: jax.Array) -> jax.Array:
+  """Share of a pass's samples whose raw density is positive: [R, S] -> [] in [0, 1].
+
+  The last sample of every ray (the background, composited at the far bound) is left out. A field
+  whose share is 0 gets no gradient through its density (relu) and renders the background only.
+  """
+  return jnp.mean((raw_sigma[:, :-1] > 0).astype(jnp.float32))
+
+
 def offset_regularizer(offsets: jax.Array, weights: jax.Array, z: jax.Array, raw_sigma: jax.Array,
                        mode: str) -> jax.Array:
   """The density-weighted penalty on warp offsets of the fine samples.

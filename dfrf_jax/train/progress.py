@@ -35,7 +35,8 @@ class Reporter:
   def scalars(self, step: int, values: Mapping[str, float]) -> None:
     """Logs scalars of `step` to the bar, TensorBoard (`train/<name>`) and metrics.jsonl."""
     values = {k: float(v) for k, v in values.items()}
-    self._bar.set_postfix(loss=f'{values["loss"]:.4g}', psnr=f'{values["psnr"]:.2f}', refresh=False)
+    self._bar.set_postfix(loss=f'{values["loss"]:.4g}', psnr=f'{values["psnr"]:.2f}',
+                          psnr0=f'{values["psnr0"]:.2f}', refresh=False)
     for name, value in values.items():
       self._writer.add_scalar(f'train/{name}', value, step)
     self._metrics.write(json.dumps({'step': step, **values}) + '\n')

@@ -35,12 +35,14 @@ StepFn = Callable[..., tuple[TrainState, Metrics]]
 def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batch: Batch,
             key: jax.Array, near: float, far: float, smoothing: bool, use_warp: bool,
             mask: occupancy.OccupancyMask | None = None,
-            budget: accelerated.SampleBudget | None = None) -> tuple[jax.Array, Metrics]:
+            budget: accelerated.SampleBudget | None = None,
+            density_noise: jax.Array | None = None) -> tuple[jax.Array, Metrics]:
   """mse(fine) + mse(coarse) + L2loss_weight * offset regulariser, and its parts.
 
   With `mask` and `budget` (the accelerated sampler) the rays are rendered by
   `render_rays_accelerated` and the metrics also hold its MarchStats under 'march'; without them by
-  the dense `render_rays`.
+  the dense `render_rays`. `density_noise` (a traced scalar) replaces render.raw_noise_std as the
+  standard deviation of the density noise (`density_noise_std`).
   """
   if (mask is None) != (budget is None):
     raise ValueError('loss_fn: the accelerated sampler needs both an occupancy mask and a budget, '
@@ -52,11 +54,11 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
   extra = {}
   if mask is None:
     out = render_rays(model, params, frame, rays_o, rays_d, batch.bg, near, far, config.render, key,
-                      train=True, use_warp=use_warp)
+                      train=True, use_warp=use_warp, density_noise=density_noise)
   else:
     out, stats = accelerated.render_rays_accelerated(
         model, params, frame, mask, rays_o, rays_d, batch.bg, near, far, config.render, key,
-        train=True, budget=budget, use_warp=use_warp)
+        train=True, budget=budget, use_warp=use_warp, density_noise=density_noise)
     extra = {'march': stats}
   mse_fine = losses.mse(out.fine.rgb, batch.target)
   mse_coarse = losses.mse(out.coarse.rgb, batch.target)
@@ -64,7 +66,25 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
                                   config.train.offset_reg)
   loss = mse_fine + mse_coarse + config.train.L2loss_weight * reg
   return loss, {'loss': loss, 'mse': mse_fine, 'mse0': mse_coarse, 'offset_reg': reg,
-                'psnr': losses.psnr(mse_fine), 'psnr0': losses.psnr(mse_coarse), **extra}
+                'psnr': losses.psnr(mse_fine), 'psnr0': losses.psnr(mse_coarse),
+                'psnr_bg': losses.psnr(losses.mse(batch.bg, batch.target)),
+                'live': losses.live_share(out.sigma_fine),
+                'live0': losses.live_share(out.sigma_coarse), **extra}
+
+
+def density_noise_std(config: ml_collections.ConfigDict, step: jax.Array) -> jax.Array | None:
+  """The density noise of global step `step`: the warm-up's, then render.raw_noise_std.
+
+  A run from scratch (no `init_from`) adds N(0, train.density_warmup_noise^2) to every raw density
+  during its first train.density_warmup_steps steps, so that both fields keep samples of positive
+  density, and hence gradients, while their colours are still untrained (docs/training.md, "Dead
+  fields"). None (render.raw_noise_std throughout) for fine-tunes and without a warm-up.
+  """
+  t = config.train
+  if config.init_from or t.density_warmup_steps <= 0:
+    return None
+  return jnp.where(step < t.density_warmup_steps, jnp.float32(t.density_warmup_noise),
+                   jnp.float32(config.render.raw_noise_std))
 
 
 def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float, far: float,
@@ -84,7 +104,9 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
 
   Returns:
     The step. It consumes (donates) `state`. Metrics are replicated scalars: loss, mse, mse0, psnr,
-    psnr0, offset_reg, lr, grad_norm and `finite` (loss and every gradient finite). The accelerated
+    psnr0 (fine and coarse field), psnr_bg (the batch's background plate alone: where a field that
+    renders nothing stays), live, live0 (`losses.live_share` of the fine and coarse samples),
+    offset_reg, lr, grad_norm and `finite` (loss and every gradient finite). The accelerated
     sampler adds samples_per_ray (evaluated samples of both passes per ray), overflow (occupied samples
     dropped for lack of budget), occupied (share of the mask's cells that are evaluated) and 'march',
     the MarchStats.
@@ -102,7 +124,8 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
                        "exactly when the sampler is 'accelerated'")
     key = jax.random.fold_in(state.key, state.step)
     grads, metrics = jax.grad(loss_fn, has_aux=True)(
-        state.params, model, config, batch, key, near, far, smoothing, use_warp, mask, budget)
+        state.params, model, config, batch, key, near, far, smoothing, use_warp, mask, budget,
+        density_noise_std(config, state.step))
     params, opt_state = optimizer.apply_gradients(state.params, grads, state.opt_state, state.step,
                                                   config.train, smoothing)
     grad_leaves = jax.tree.leaves(grads)
