@@ -142,11 +142,12 @@ def default_config() -> ml_collections.ConfigDict:
   # lr and whether smoothing is on); -1 does that, 0 starts counting afresh.
   t.start_step = 0
   t.prefetch = 2            # host-side batches prepared ahead of the device
-  # Density warm-up (no authors' flag): a run from scratch adds N(0, density_warmup_noise^2) to
-  # every raw density during its first density_warmup_steps steps, which keeps both fields learning
-  # (without it one field stayed dead in about half of all runs, the authors' too). 0: their training.
-  t.density_warmup_steps = 100
-  t.density_warmup_noise = 1.0
+  # Reviving dying fields (no authors' flags; docs/training.md): a training pass in which fewer than
+  # density_revive_below of the samples have positive raw density adds N(0, density_revive_noise^2)
+  # to every raw density. Without it one field stayed dead in about half of all runs from scratch,
+  # the authors' too. density_revive_below = 0: their training.
+  t.density_revive_below = 0.01
+  t.density_revive_noise = 1.0
   # Dead-field check (train/dead_fields.py; no authors' flag): training stops with an error once a
   # field's training PSNR has stayed within dead_field_min_gain_db of the background plate's for
   # dead_field_patience consecutive steps (0: no check).

@@ -2,18 +2,18 @@
 
 Trains a fresh model per seed with dfrf-train's loop (`train.loop.train`, the dead-field check off so
 that every run finishes) and reads each field's training PSNR from its metrics.jsonl. A field is
-dead when its mean PSNR over the last 10 steps is less than 1 dB above its mean over steps 1-10
-(the measure of issue 18). With --val_frames it also renders that many val frames of identity 0
-(dense sampler) after the last step and reports their mean PSNR.
+dead when its mean PSNR over the 10 steps up to --dead_at (default 150, or --steps if fewer) is less
+than 1 dB above its mean over steps 1-10 (the measure of issue 18). With --val_frames it also renders
+that many val frames of identity 0 (dense sampler) after the last step and reports their mean PSNR.
 
 Prints a table and writes JSON (--out): one record per seed {seed, coarse: [first, last], fine:
 [first, last], dead: [field names], live: [coarse, fine] share of positive-density samples over the
-last 10 steps, val_psnr} and a summary {config, overrides, steps, seeds, runs_with_dead_field,
+last 10 steps, revived_steps: [coarse, fine] steps whose pass got the revival noise, val_psnr} and a summary {config, overrides, steps, seeds, runs_with_dead_field,
 dead_fields}.
 
   python scripts/dead_field_odds.py --config=configs/test.py --data_dir=DATA/finetune --seeds=10
   python scripts/dead_field_odds.py --config=configs/demo.py --data_dir=DATA/finetune \\
-      --set=train.density_warmup_steps=0 --out=runs/odds_before.json
+      --set=train.density_revive_below=0.0 --out=runs/odds_before.json
 """
 
 import argparse
@@ -49,6 +49,8 @@ def _parse() -> argparse.Namespace:
   p.add_argument('--seeds', type=int, default=10, help='seeds 0 .. N-1')
   p.add_argument('--first_seed', type=int, default=0, help='first seed')
   p.add_argument('--steps', type=int, default=150, help='training steps per seed')
+  p.add_argument('--dead_at', type=int, default=150,
+                 help='step at which the dead-field verdict is taken (at most --steps)')
   p.add_argument('--val_frames', type=int, default=0,
                  help='val frames rendered after training (0: none)')
   p.add_argument('--out', default=None, help='JSON output (default: none)')
@@ -102,13 +104,15 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
   with tempfile.TemporaryDirectory() as workdir:
     state = loop.train(config, workdir)
     rows = [json.loads(line) for line in open(os.path.join(workdir, progress.METRICS_FILE))]
-  rows = [r for r in rows if 'psnr' in r]
+  rows = [r for r in rows if 'psnr' in r][:min(args.dead_at, args.steps)]
   record = {'seed': seed, 'dead': [], 'live': []}
   for name, psnr_key, live_key in FIELDS:
     first = float(np.mean([r[psnr_key] for r in rows[:WINDOW]]))
     last = float(np.mean([r[psnr_key] for r in rows[-WINDOW:]]))
     record[name] = [round(first, 2), round(last, 2)]
     record['live'].append(round(float(np.mean([r[live_key] for r in rows[-WINDOW:]])), 3))
+    revive_key = live_key.replace('live', 'revive')
+    record.setdefault('revived_steps', []).append(sum(int(r.get(revive_key, 0)) for r in rows))
     if last - first < MIN_GAIN_DB:
       record['dead'].append(name)
   record['val_psnr'] = _val_psnr(config, state, args.val_frames)
@@ -123,7 +127,7 @@ def main() -> None:
   jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
   records = []
   header = f'{"seed":>4}  {"coarse first->last":>20}  {"fine first->last":>18}  {"live c/f":>11}  ' \
-           f'{"val PSNR":>8}  dead'
+           f'{"val PSNR":>8}  dead    revived c/f'
   for seed in range(args.first_seed, args.first_seed + args.seeds):
     record = run_seed(args, seed)
     records.append(record)
@@ -133,8 +137,10 @@ def main() -> None:
     print(f'{seed:>4}  {record["coarse"][0]:>9.2f} -> {record["coarse"][1]:>6.2f}  '
           f'{record["fine"][0]:>7.2f} -> {record["fine"][1]:>6.2f}  '
           f'{record["live"][0]:>5.3f}/{record["live"][1]:<5.3f}  {val:>8}  '
-          f'{",".join(record["dead"]) or "-"}', flush=True)
+          f'{",".join(record["dead"]) or "-":<6}  {record["revived_steps"][0]}/{record["revived_steps"][1]}',
+          flush=True)
   summary = {'config': args.config, 'overrides': args.set, 'steps': args.steps,
+             'dead_at': min(args.dead_at, args.steps),
              'seeds': [r['seed'] for r in records],
              'runs_with_dead_field': sum(bool(r['dead']) for r in records),
              'dead_fields': sum(len(r['dead']) for r in records)}

@@ -60,7 +60,7 @@ from dfrf_jax.render.chunking import map_in_chunks, points_per_call
 from dfrf_jax.render.compositing import composite
 from dfrf_jax.render.occupancy import (OccupancyGrid, OccupancyMask, occupancy_mask, occupied,
                                         training_threshold)
-from dfrf_jax.render.renderer import FrameInputs, ImageOutput, RenderOutput
+from dfrf_jax.render.renderer import DensityNoise, FrameInputs, ImageOutput, RenderOutput
 from dfrf_jax.render.sampling import FineDepths, coarse_z, fine_z
 
 # Raw density logit given to skipped samples: no density even with training noise on the logit.
@@ -267,14 +267,19 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, 
             rays_d: jax.Array, bg_rgb: jax.Array, near: float, far: float,
             render_config: ml_collections.ConfigDict, key: jax.Array | None, train: bool,
             budget: SampleBudget, use_warp: bool, keep_offsets: bool,
-            density_noise: float | jax.Array | None = None):
+            density_noise: DensityNoise | None = None):
   """Both passes; returns (RenderOutput with offsets_fine possibly None, MarchStats)."""
   chex.assert_shape([rays_o, rays_d, bg_rgb], (rays_o.shape[0], 3))
   r, a = render_config, render_config.accel
   keys = [None] * 6 if key is None else list(jax.random.split(key, 6))
   k_strat, k_pdf, k_slot_c, k_slot_f, k_noise_c, k_noise_f = keys
   randomise = train and r.perturb
-  noise_std = (r.raw_noise_std if density_noise is None else density_noise) if train else 0.0
+
+  def noise_std(raw: jax.Array) -> float | jax.Array:
+    if not train:
+      return 0.0
+    return r.raw_noise_std if density_noise is None else density_noise(raw[..., 3])
+
   termination = float(a.train_termination_threshold if train else a.termination_threshold)
   num_refs = frame.ref_poses.shape[0]
   reuse = bool(a.reuse_coarse_features)
@@ -294,7 +299,7 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, 
   coarse_pass = _march_pass(query, rays_o, rays_d, z, occupied_samples(z), budget.coarse, k_slot_c,
                             termination, len(fields), num_refs, keep_offsets=keep_offsets and reuse)
   coarse = composite(coarse_pass.raw[:, :, 0], z, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
-                     raw_noise_std=noise_std, key=k_noise_c)
+                     raw_noise_std=noise_std(coarse_pass.raw[:, :, 0]), key=k_noise_c)
 
   depths = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
   z_all = depths.z
@@ -306,8 +311,8 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, 
   fine_pass = _march_pass(query, rays_o, rays_d, z_all, to_query, budget.fine, k_slot_f,
                           termination, 1, num_refs, keep_offsets=keep_offsets, initial=initial)
   raw = fine_pass.raw[:, :, 0]
-  fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
-                   key=k_noise_f)
+  fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
+                   raw_noise_std=noise_std(raw), key=k_noise_f)
 
   requested = jnp.concatenate([coarse_pass.requested, fine_pass.requested])
   budgets = jnp.array(budget.coarse + budget.fine, jnp.int32)
@@ -333,7 +338,7 @@ def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, mask:
                             rays_o: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, near: float,
                             far: float, render_config: ml_collections.ConfigDict,
                             key: jax.Array | None, train: bool, *, budget: SampleBudget,
-                            use_warp: bool = True, density_noise: float | jax.Array | None = None
+                            use_warp: bool = True, density_noise: DensityNoise | None = None
                             ) -> tuple[RenderOutput, MarchStats]:
   """`renderer.render_rays` with empty-space skipping and early termination.
 

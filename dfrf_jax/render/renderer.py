@@ -4,6 +4,7 @@ Everything a frame shares (the audio code, the reference feature maps, the refer
 once per frame by the caller and passed in as a `FrameInputs`; the functions here only march rays.
 """
 
+from collections.abc import Callable
 import functools
 
 import chex
@@ -15,6 +16,10 @@ from dfrf_jax.model.dfrf import DFRF
 from dfrf_jax.render import cameras
 from dfrf_jax.render.compositing import Composite, composite
 from dfrf_jax.render.sampling import coarse_z, fine_z
+
+
+# A pass's raw densities [R, S] -> the standard deviation of the noise added to them ([] traced).
+DensityNoise = Callable[[jax.Array], jax.Array]
 
 
 @chex.dataclass(frozen=True)
@@ -85,7 +90,7 @@ def _query_pass(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
 def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array, rays_d: jax.Array,
                 bg_rgb: jax.Array, near: float, far: float, render_config: ml_collections.ConfigDict,
                 key: jax.Array | None, train: bool, use_warp: bool = True,
-                density_noise: float | jax.Array | None = None) -> RenderOutput:
+                density_noise: DensityNoise | None = None) -> RenderOutput:
   """Renders R rays with the coarse field, then the fine field on the union of both sample sets.
 
   Args:
@@ -100,8 +105,9 @@ def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
       `model.slot_init == 'mean'`).
     train: training mode (stratified sampling when `perturb`; density noise when raw_noise_std > 0).
     use_warp: apply the warp module (False: the paper's warp-free first training stage).
-    density_noise: with `train`, the standard deviation of the density noise instead of
-      render_config.raw_noise_std (a traced scalar allowed: the training warm-up's).
+    density_noise: with `train`, the rule that gives each pass its density-noise standard
+      deviation from the pass's raw densities (train/step.py `density_noise_rule`) instead of
+      render_config.raw_noise_std.
 
   Returns:
     RenderOutput.
@@ -111,21 +117,26 @@ def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array
   keys = [None] * 6 if key is None else list(jax.random.split(key, 6))
   k_strat, k_pdf, k_slot_c, k_slot_f, k_noise_c, k_noise_f = keys
   randomise = train and r.perturb
-  noise_std = (r.raw_noise_std if density_noise is None else density_noise) if train else 0.0
+
+  def noise_std(raw: jax.Array) -> float | jax.Array:
+    if not train:
+      return 0.0
+    return r.raw_noise_std if density_noise is None else density_noise(raw[..., 3])
+
 
   z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
   z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
   raw_coarse, _ = _query_pass(model, params, frame, rays_o, rays_d, z, k_slot_c, fine=False,
                               use_warp=use_warp)
-  coarse = composite(raw_coarse, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
-                     key=k_noise_c)
+  coarse = composite(raw_coarse, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
+                     raw_noise_std=noise_std(raw_coarse), key=k_noise_c)
 
   depths = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
   z_all = depths.z
   raw, offsets = _query_pass(model, params, frame, rays_o, rays_d, z_all, k_slot_f, fine=True,
                                 use_warp=use_warp)
-  fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd, raw_noise_std=noise_std,
-                   key=k_noise_f)
+  fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
+                   raw_noise_std=noise_std(raw), key=k_noise_f)
   return RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
                       sigma_coarse=raw_coarse[..., 3], sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
 

@@ -4,8 +4,9 @@ Density is relu(sigma). A field whose raw density sigma is negative on every sam
 gradient through its density, and its colour gets none either (every weight but the background
 sample's is ~0): it renders the background plate and stays there. From scratch this happened to one
 of the two fields in about half of all runs, in the authors' code too (docs/training.md, "Dead
-fields"); `train.density_warmup_steps` prevents it, and this monitor stops a run where it happens
-anyway, since the loss still falls (the other field learns) and nothing else would tell.
+fields"); the density noise of `train.step.density_noise_rule` revives such a field, and this monitor stops a
+run where one stays dead anyway, since the loss still falls (the other field learns) and nothing else
+would tell.
 
 A field counts as dead once its training PSNR has stayed within `train.dead_field_min_gain_db` of
 the batch's background plate alone (the step metric psnr_bg) for `train.dead_field_patience`
@@ -55,5 +56,5 @@ class DeadFieldMonitor:
             f'{step - since + 1} steps (training PSNR {values[psnr_key]:.2f} dB, background alone '
             f'{values["psnr_bg"]:.2f} dB; {values[live_key]:.1%} of its samples have positive '
             'density), so it gets no gradient and will not learn. Train again with another '
-            '--config.seed or a longer --config.train.density_warmup_steps (see docs/training.md, '
+            '--config.seed (see docs/training.md, '
             '"Dead fields"); --config.train.dead_field_patience=0 turns this check off.')

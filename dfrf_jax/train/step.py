@@ -19,7 +19,7 @@ import ml_collections
 
 from dfrf_jax.model.dfrf import DFRF, audio_code
 from dfrf_jax.render import accelerated, cameras, occupancy
-from dfrf_jax.render.renderer import frame_inputs, render_rays
+from dfrf_jax.render.renderer import DensityNoise, frame_inputs, render_rays
 from dfrf_jax.train import losses, optimizer
 from dfrf_jax.train.batches import Batch
 from dfrf_jax.train.state import Params, TrainState
@@ -36,13 +36,13 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
             key: jax.Array, near: float, far: float, smoothing: bool, use_warp: bool,
             mask: occupancy.OccupancyMask | None = None,
             budget: accelerated.SampleBudget | None = None,
-            density_noise: jax.Array | None = None) -> tuple[jax.Array, Metrics]:
+            density_noise: DensityNoise | None = None) -> tuple[jax.Array, Metrics]:
   """mse(fine) + mse(coarse) + L2loss_weight * offset regulariser, and its parts.
 
   With `mask` and `budget` (the accelerated sampler) the rays are rendered by
   `render_rays_accelerated` and the metrics also hold its MarchStats under 'march'; without them by
-  the dense `render_rays`. `density_noise` (a traced scalar) replaces render.raw_noise_std as the
-  standard deviation of the density noise (`density_noise_std`).
+  the dense `render_rays`. `density_noise` (`density_noise_rule`) sets the density noise of each
+  pass instead of render.raw_noise_std.
   """
   if (mask is None) != (budget is None):
     raise ValueError('loss_fn: the accelerated sampler needs both an occupancy mask and a budget, '
@@ -60,6 +60,9 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
         model, params, frame, mask, rays_o, rays_d, batch.bg, near, far, config.render, key,
         train=True, budget=budget, use_warp=use_warp, density_noise=density_noise)
     extra = {'march': stats}
+  if density_noise is not None:  # 1 where a pass got the revival noise (`density_noise_rule`)
+    extra.update(revive=losses.live_share(out.sigma_fine) < config.train.density_revive_below,
+                 revive0=losses.live_share(out.sigma_coarse) < config.train.density_revive_below)
   mse_fine = losses.mse(out.fine.rgb, batch.target)
   mse_coarse = losses.mse(out.coarse.rgb, batch.target)
   reg = losses.offset_regularizer(out.offsets_fine, out.fine.weights, out.z_fine, out.sigma_fine,
@@ -72,19 +75,28 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
                 'live0': losses.live_share(out.sigma_coarse), **extra}
 
 
-def density_noise_std(config: ml_collections.ConfigDict, step: jax.Array) -> jax.Array | None:
-  """The density noise of global step `step`: the warm-up's, then render.raw_noise_std.
+def density_noise_rule(config: ml_collections.ConfigDict) -> DensityNoise | None:
+  """How much noise a training pass adds to its raw densities, to revive a dying field.
 
-  A run from scratch (no `init_from`) adds N(0, train.density_warmup_noise^2) to every raw density
-  during its first train.density_warmup_steps steps, so that both fields keep samples of positive
-  density, and hence gradients, while their colours are still untrained (docs/training.md, "Dead
-  fields"). None (render.raw_noise_std throughout) for fine-tunes and without a warm-up.
+  A field whose raw density is negative on every sample gets no gradient and stays dead
+  (docs/training.md, "Dead fields"). A pass in which fewer than train.density_revive_below of the
+  samples have positive raw density gets N(0, train.density_revive_noise^2) noise on every raw density,
+  so that about half of its samples contribute and pass gradients again; any other pass gets
+  render.raw_noise_std (the authors' 0). A healthy field never falls that low, so its training is
+  unchanged.
+
+  Returns:
+    The rule ([R, S] raw densities of one pass -> [] noise std), or None when revival is off.
   """
-  t = config.train
-  if config.init_from or t.density_warmup_steps <= 0:
+  t, r = config.train, config.render
+  if t.density_revive_below <= 0 or t.density_revive_noise <= 0:
     return None
-  return jnp.where(step < t.density_warmup_steps, jnp.float32(t.density_warmup_noise),
-                   jnp.float32(config.render.raw_noise_std))
+
+  def rule(raw_sigma: jax.Array) -> jax.Array:
+    dying = losses.live_share(jax.lax.stop_gradient(raw_sigma)) < t.density_revive_below
+    return jnp.where(dying, jnp.float32(t.density_revive_noise), jnp.float32(r.raw_noise_std))
+
+  return rule
 
 
 def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float, far: float,
@@ -106,7 +118,7 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     The step. It consumes (donates) `state`. Metrics are replicated scalars: loss, mse, mse0, psnr,
     psnr0 (fine and coarse field), psnr_bg (the batch's background plate alone: where a field that
     renders nothing stays), live, live0 (`losses.live_share` of the fine and coarse samples),
-    offset_reg, lr, grad_norm and `finite` (loss and every gradient finite). The accelerated
+    with revival on revive, revive0 (1 where that pass got the revival noise), offset_reg, lr, grad_norm and `finite` (loss and every gradient finite). The accelerated
     sampler adds samples_per_ray (evaluated samples of both passes per ray), overflow (occupied samples
     dropped for lack of budget), occupied (share of the mask's cells that are evaluated) and 'march',
     the MarchStats.
@@ -125,7 +137,7 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     key = jax.random.fold_in(state.key, state.step)
     grads, metrics = jax.grad(loss_fn, has_aux=True)(
         state.params, model, config, batch, key, near, far, smoothing, use_warp, mask, budget,
-        density_noise_std(config, state.step))
+        density_noise_rule(config))
     params, opt_state = optimizer.apply_gradients(state.params, grads, state.opt_state, state.step,
                                                   config.train, smoothing)
     grad_leaves = jax.tree.leaves(grads)
