@@ -26,6 +26,8 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from dfrf_jax.errors import UserError
+
 PathLike = str | os.PathLike[str]
 Params = dict[str, Any]
 
@@ -63,7 +65,7 @@ _OPTIMIZER_DICTS = ('optimizer_state_dict', 'optimizer_aud_state_dict',
                     'optimizer_audatt_state_dict')
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
   """A checkpoint file or its contents do not have the expected form."""
 
 

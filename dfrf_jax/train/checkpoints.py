@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import orbax.checkpoint as ocp
 
+from dfrf_jax.errors import UserError
 from dfrf_jax.render.occupancy import OccupancyGrid
 
 CHECKPOINT_DIR = 'checkpoints'
@@ -31,7 +32,7 @@ OCCUPANCY_ITEM = 'occupancy'
 Params = dict[str, Any]
 
 
-class NoCheckpointError(FileNotFoundError):
+class NoCheckpointError(UserError, FileNotFoundError):
   """A path holds no checkpoint."""
 
 
