@@ -1,6 +1,8 @@
-"""Which exceptions `dfrf_jax.cli` reports as a user's mistake, and as what one line."""
+"""Which exceptions `dfrf_jax.cli` reports as a user's mistake, and as what one line; --help."""
 
 import errno
+import subprocess
+import sys
 
 from absl import app
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from dfrf_jax.cli import user_error_message
 from dfrf_jax.config import ConfigError
 from dfrf_jax.data.errors import DatasetError
+from tests.train.conftest import ROOT
 
 
 def test_project_errors_are_one_line():
@@ -39,3 +42,14 @@ def test_a_full_or_read_only_disk_names_the_folder_even_when_wrapped(code, probl
                                  OSError('image file is truncated')])
 def test_anything_else_is_a_bug(bug):
   assert user_error_message(bug) is None
+
+
+@pytest.mark.parametrize('module, own_flags', [
+    ('dfrf_jax.data.synthetic_cli', ('--out', '--image_size', '--[no]overwrite')),
+    ('dfrf_jax.preprocess.cli', ('--video', '--out', '--audio_features')),
+])
+def test_help_lists_the_flags_with_their_help(module, own_flags):
+  result = subprocess.run([sys.executable, '-m', module, '--help'], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+  for flag in (*own_flags, '--[no]verbose'):
+    assert flag in result.stdout, result.stdout
