@@ -1,11 +1,22 @@
-"""The one default configuration every config file in configs/ starts from.
+"""The one default configuration every config file in configs/ starts from, and its checks.
 
 Field names follow the authors' argparse flags where one exists (their name is given in the comment), so
 a reader of `run_nerf_deform.py` finds each setting. Defaults are the authors' code defaults; where the
-paper differs, the paper's variant is a switch (documented next to it).
+paper differs, the paper's variant is a switch (documented next to it). `validate` range-checks a
+config before a run starts; `check_field` tells a mistyped field name from a real one.
 """
 
+import difflib
+import math
+from typing import Any
+
 import ml_collections
+
+from dfrf_jax.errors import UserError
+
+
+class ConfigError(UserError, ValueError):
+  """A config field that does not exist, or a config value outside its allowed range."""
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -170,3 +181,63 @@ def default_config() -> ml_collections.ConfigDict:
   e.lpips_alexnet_path = ''  # torchvision's alexnet-owt-7be5be79.pth
   e.lpips_lin_path = ''      # LPIPS' weights/v0.1/alex.pth
   return c
+
+
+def check_field(config: ml_collections.ConfigDict, path: str, prefix: str = 'config') -> None:
+  """Checks that the dotted `path` (e.g. 'train.N_iters') names a field of `config`.
+
+  Raises:
+    ConfigError: naming `prefix.path` and the closest existing field (difflib) or the section's
+      fields, e.g. `--config.train.N_iterz: no such field; did you mean --config.train.N_iters?`.
+  """
+  node, done = config, []
+  for name in path.split('.'):
+    if not isinstance(node, ml_collections.ConfigDict) or name not in node:
+      fields = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+      close = difflib.get_close_matches(name, fields, n=1)
+      expected = (f'did you mean {".".join([prefix, *done, close[0]])}?' if close else
+                  f'expected one of {fields}' if fields else
+                  f'{".".join([prefix, *done])} is a value, not a section')
+      raise ConfigError(f'{".".join([prefix, *done, name])}: no such field; {expected}')
+    node = node[name]
+    done.append(name)
+
+
+# (dotted field, lowest allowed value, whether the lowest value itself is excluded).
+_LOWER_BOUNDS = (
+    ('data.N_rand', 1, False), ('render.N_samples', 2, False), ('render.N_importance', 0, False),
+    ('render.chunk', 1, False), ('render.near', 0, False),
+    ('train.N_iters', 1, False), ('train.lrate', 0, True), ('train.i_weights', 1, False),
+    ('train.i_print', 1, False), ('train.i_img', 1, False), ('train.keep_checkpoints', 1, False),
+    ('model.netdepth', 1, False), ('model.netwidth', 1, False), ('model.netwidth_fine', 1, False),
+    ('model.dim_aud', 1, False), ('model.aud_feature_dim', 1, False), ('model.win_size', 1, False),
+    ('model.smo_size', 1, False), ('model.num_reference_images', 1, False),
+    ('model.feature_hidden', 1, False), ('model.feature_dim', 1, False),
+    ('model.num_slots', 1, False), ('model.slot_dim', 1, False), ('model.slot_iters', 1, False),
+    ('model.slot_side_dim', 1, False),
+)
+
+
+def _value(config: ml_collections.ConfigDict, path: str) -> Any:
+  for name in path.split('.'):
+    config = config[name]
+  return config
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks the ranges of the config values a run depends on, before any work starts.
+
+  Raises:
+    ConfigError: naming the first field out of range, its value and the allowed range, e.g.
+      `config.data.N_rand = -64: expected an integer >= 1`.
+  """
+  for path, low, strict in _LOWER_BOUNDS:
+    value = _value(config, path)
+    # ConfigDict keeps each field's type, so only the range is left to check.
+    kind = 'an integer' if isinstance(value, int) else 'a finite number'
+    if not math.isfinite(value) or value < low or (strict and value == low):
+      raise ConfigError(f'config.{path} = {value!r}: expected {kind} {">" if strict else ">="} {low}')
+  near, far = config.render.near, config.render.far
+  if not near < far:
+    raise ConfigError(f'config.render.near = {near!r}, config.render.far = {far!r}: expected '
+                      'near < far')

@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from absl import app
 from absl import flags
 
+from dfrf_jax.cli import run_cli
 from dfrf_jax.data import synthetic
 
-_OUT = flags.DEFINE_string('out', None, 'Output root; receives base/ and <finetune_name>/.',
-                           required=True)
+_OUT = flags.DEFINE_string('out', None, 'Output root; receives base/ and <finetune_name>/.')
 _IMAGE_SIZE = flags.DEFINE_integer('image_size', synthetic.SynthSpec.image_size,
                                    'Square image side, pixels.')
 _NUM_FRAMES = flags.DEFINE_integer('num_frames', synthetic.SynthSpec.num_frames,
@@ -43,7 +43,8 @@ def main(argv: Sequence[str]) -> None:
 
 def run() -> None:
   """Console entry point `dfrf-make-synthetic`."""
-  app.run(main)
+  run_cli(main, __doc__, ['out', 'image_size', 'num_frames', 'num_base_ids', 'finetune_name', 'seed',
+                          'train_fraction', 'jpeg_quality', 'overwrite'], ['out'])
 
 
 if __name__ == '__main__':

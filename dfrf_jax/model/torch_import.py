@@ -26,6 +26,8 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from dfrf_jax.errors import UserError
+
 PathLike = str | os.PathLike[str]
 Params = dict[str, Any]
 
@@ -63,7 +65,7 @@ _OPTIMIZER_DICTS = ('optimizer_state_dict', 'optimizer_aud_state_dict',
                     'optimizer_audatt_state_dict')
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
   """A checkpoint file or its contents do not have the expected form."""
 
 
@@ -545,17 +547,18 @@ def torch_to_flax(ckpt: Mapping[str, Any]) -> tuple[Params, ImportInfo]:
   return params, ImportInfo(global_step=global_step, present=present, absent=absent)
 
 
-def check_params(params: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
-  """Checks that imported params have exactly the structure and shapes a model expects.
+def param_mismatches(params: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
+  """Where imported params differ from the structure and shapes a model expects.
 
   Args:
-    params: nested dict of arrays, e.g. from `torch_to_flax`.
+    params: nested dict whose leaves have a `.shape` (arrays, e.g. from `torch_to_flax`, or orbax's
+      stored array metadata).
     expected: nested dict with the same keys whose leaves have a `.shape` (arrays,
       `jax.ShapeDtypeStruct` from `jax.eval_shape(model.init, ...)['params']`) or are shape tuples.
 
-  Raises:
-    CheckpointError: listing every key path that is missing, unexpected, or whose shape differs
-      (found vs expected), e.g. a 256-wide checkpoint loaded into a 128-wide config.
+  Returns:
+    One line per key path that is missing, unexpected, or whose shape differs (found vs expected),
+    in key order; empty when everything matches.
   """
   problems = []
 
@@ -578,5 +581,20 @@ def check_params(params: Mapping[str, Any], expected: Mapping[str, Any]) -> None
       problems.append(f'{path}: found shape {tuple(found.shape)}, expected {want_shape}')
 
   visit(params, expected, '')
+  return problems
+
+
+def check_params(params: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
+  """Checks that imported params have exactly the structure and shapes a model expects.
+
+  Args:
+    params: as `param_mismatches`.
+    expected: as `param_mismatches`.
+
+  Raises:
+    CheckpointError: listing every key path that is missing, unexpected, or whose shape differs
+      (found vs expected), e.g. a 256-wide checkpoint loaded into a 128-wide config.
+  """
+  problems = param_mismatches(params, expected)
   if problems:
     raise CheckpointError('params do not match the model:\n  ' + '\n  '.join(problems))

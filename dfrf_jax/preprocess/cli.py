@@ -3,6 +3,7 @@
 from absl import app
 from absl import flags
 
+from dfrf_jax.cli import run_cli
 from dfrf_jax.config import default_config
 from dfrf_jax.preprocess import pipeline
 
@@ -17,7 +18,6 @@ _NUM_MELS = flags.DEFINE_integer('num_mels', 29, 'Log-mel bands per audio featur
 _AUDIO_FEATURES = flags.DEFINE_string('audio_features', None, 'Precomputed features .npy '
                                       '([T, 16, D] windows or [2T, D] rows) to use instead of '
                                       'log-mel features.')
-flags.mark_flags_as_required(['video', 'out'])
 
 
 def main(argv: list[str]) -> None:
@@ -37,7 +37,8 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
   """Console-script entry point."""
-  app.run(main)
+  run_cli(main, __doc__, ['video', 'out', 'size', 'fps', 'train_seconds', 'num_mels',
+                          'audio_features'], ['video', 'out'])
 
 
 if __name__ == '__main__':

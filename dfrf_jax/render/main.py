@@ -128,7 +128,7 @@ def main(argv: list[str]) -> None:
 def run() -> None:
   """Console-script entry point."""
   run_cli(main, __doc__, ['workdir', 'data_dir', 'out', 'identity', 'audio', 'audio_track',
-                          'max_frames', 'seed', 'sampler'], ['workdir', 'data_dir', 'out'])
+                          'max_frames', 'seed', 'sampler', 'precision'], ['workdir', 'data_dir', 'out'])
 
 
 if __name__ == '__main__':

@@ -23,6 +23,8 @@ import jax.numpy as jnp
 import ml_collections
 import orbax.checkpoint as ocp
 
+from dfrf_jax.errors import UserError
+from dfrf_jax.model import torch_import
 from dfrf_jax.render.occupancy import OccupancyGrid
 
 CHECKPOINT_DIR = 'checkpoints'
@@ -31,8 +33,12 @@ OCCUPANCY_ITEM = 'occupancy'
 Params = dict[str, Any]
 
 
-class NoCheckpointError(FileNotFoundError):
+class NoCheckpointError(UserError, FileNotFoundError):
   """A path holds no checkpoint."""
+
+
+class NonFiniteParamsError(UserError, FloatingPointError):
+  """Params to be saved hold NaN or infinite values."""
 
 
 def manager(directory: str, keep: int | None = None) -> ocp.CheckpointManager:
@@ -89,7 +95,11 @@ def save(mgr: ocp.CheckpointManager, step: int, params: Params,
     meta: JSON-able extras (`step` is added).
     opt_state: optimiser moments, or None (imported checkpoints).
     grid: the run's occupancy grid (accelerated sampler), or None.
+
+  Raises:
+    NonFiniteParamsError: a leaf of `params` holds NaN or inf (nothing is written), naming it.
   """
+  _check_finite(params, os.path.join(os.fspath(mgr.directory), str(step)))
   items = {'params': ocp.args.StandardSave(params),
            'meta': ocp.args.JsonSave(dict(meta, step=int(step))),
            'config': ocp.args.JsonSave(config_to_json(config))}
@@ -99,6 +109,18 @@ def save(mgr: ocp.CheckpointManager, step: int, params: Params,
     items[OCCUPANCY_ITEM] = ocp.args.StandardSave({'density': grid.density, 'aabb': grid.aabb})
   mgr.save(step, args=ocp.args.Composite(**items), force=True)
   mgr.wait_until_finished()
+
+
+def _check_finite(params: Params, where: str) -> None:
+  """Raises NonFiniteParamsError naming the first leaf of `params` that is not finite."""
+  finite = jax.device_get(jax.tree.map(lambda x: jnp.isfinite(x).all(), params))
+  bad = [jax.tree_util.keystr(path) for path, ok in jax.tree_util.tree_leaves_with_path(finite)
+         if not ok]
+  if bad:
+    raise NonFiniteParamsError(
+        f'{where}: not saved, params{bad[0]} holds NaN or inf ({len(bad)} of '
+        f'{len(jax.tree.leaves(finite))} param arrays do); expected finite params (a smaller '
+        'config.train.lrate usually helps)')
 
 
 def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | None = None,
@@ -112,7 +134,13 @@ def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | Non
     step: an existing step.
     abstract_params: target tree ([ShapeDtypeStruct] leaves) or None to read the stored tree as is.
     abstract_opt_state: target tree of the optimiser moments, or None to skip them.
+
+  Raises:
+    CheckpointError: the stored params do not have the shapes of `abstract_params` (a checkpoint
+      of another architecture), naming the folder, the first differing parameter and both shapes.
   """
+  if abstract_params is not None:
+    _check_architecture(mgr, step, abstract_params)
   items = {'params': ocp.args.StandardRestore(abstract_params),
            'meta': ocp.args.JsonRestore(), 'config': ocp.args.JsonRestore()}
   if abstract_opt_state is not None:
@@ -122,6 +150,18 @@ def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | Non
   out['config'] = config_from_json(out['config'])
   out[OCCUPANCY_ITEM] = restore_occupancy(mgr, step)
   return out
+
+
+def _check_architecture(mgr: ocp.CheckpointManager, step: int, abstract_params: Params) -> None:
+  """Raises CheckpointError when checkpoint `step` stores params of other shapes than expected."""
+  stored = mgr.item_metadata(step)['params']
+  problems = torch_import.param_mismatches(getattr(stored, 'tree', stored), abstract_params)
+  if problems:
+    more = f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''
+    raise torch_import.CheckpointError(
+        f'{os.path.join(os.fspath(mgr.directory), str(step))}: params of another architecture than '
+        f'config.model: {problems[0]}{more}; expected a checkpoint of this config (resume with the '
+        'config the run was started with, or use another workdir)')
 
 
 def restore_meta(mgr: ocp.CheckpointManager, step: int) -> dict[str, Any]:

@@ -16,11 +16,13 @@ consecutive steps.
 import dataclasses
 from collections.abc import Mapping
 
+from dfrf_jax.errors import UserError
+
 # (field, its PSNR metric, its live-share metric) as `train.step` names them.
 FIELDS = (('coarse', 'psnr0', 'live0'), ('fine', 'psnr', 'live'))
 
 
-class DeadFieldError(RuntimeError):
+class DeadFieldError(UserError, RuntimeError):
   """A radiance field has rendered only the background for `train.dead_field_patience` steps."""
 
 

@@ -10,7 +10,6 @@ authors' code may leave out (fine network, AudioAttNet, warp) get freshly initia
 """
 
 import os
-import sys
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -18,7 +17,6 @@ from ml_collections import config_flags
 from dfrf_jax import api
 from dfrf_jax import config as default_config
 from dfrf_jax.cli import run_cli
-from dfrf_jax.model import torch_import
 from dfrf_jax.train import checkpoints, progress
 
 _CHECKPOINT = flags.DEFINE_string('checkpoint', None, "The authors' checkpoint, e.g. base.tar.")
@@ -33,10 +31,7 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   progress.hide_orbax_info_logs()
   config = _CONFIG.value if _CONFIG.value is not None else default_config.default_config()
-  try:
-    stored, step = api.import_torch_checkpoint(_CHECKPOINT.value, _OUT.value, config)
-  except (torch_import.CheckpointError, FileExistsError) as e:
-    sys.exit(f'dfrf-import-torch: error: {e}')
+  stored, step = api.import_torch_checkpoint(_CHECKPOINT.value, _OUT.value, config)
   m = stored.model
   print(f'Wrote {os.path.join(_OUT.value, checkpoints.CHECKPOINT_DIR, str(step))} '
         f'(netdepth {m.netdepth}, netwidth {m.netwidth}, netwidth_fine {m.netwidth_fine}).')

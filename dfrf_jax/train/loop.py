@@ -19,7 +19,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from dfrf_jax import config as config_lib
 from dfrf_jax.data.dataset import Identity, load_dataset_from_config
+from dfrf_jax.errors import UserError
 from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.render import accelerated
 from dfrf_jax.render.occupancy import OccupancyGrid
@@ -30,7 +32,7 @@ from dfrf_jax.train.step import make_train_step
 DATA_AXIS = 'data'
 
 
-class NonFiniteError(FloatingPointError):
+class NonFiniteError(UserError, FloatingPointError):
   """The loss or a gradient became NaN or infinite."""
 
 
@@ -157,17 +159,21 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     The final state.
 
   Raises:
+    ConfigError: a config value out of range (`config.validate`), or N_rand not divisible by the
+      device count.
     NonFiniteError: the loss or a gradient became NaN/inf (names the step and the last checkpoint).
     DeadFieldError: a radiance field rendered only the background for train.dead_field_patience
       steps (`train/dead_fields.py`).
   """
+  config_lib.validate(config)
+  if not config.data_dir:
+    raise config_lib.ConfigError('config.data_dir is empty; pass --config.data_dir=DATASET')
   mesh = mesh or make_mesh()
   t = config.train
   if config.data.N_rand % mesh.size:
-    raise ValueError(f'config.data.N_rand = {config.data.N_rand} does not divide by the {mesh.size} '
-                     'devices the rays are split over; choose a multiple of the device count')
-  if not config.data_dir:
-    raise ValueError('config.data_dir is empty; pass --config.data_dir=DATASET')
+    raise config_lib.ConfigError(
+        f'config.data.N_rand = {config.data.N_rand} does not divide by the {mesh.size} devices the '
+        'rays are split over; choose a multiple of the device count')
   identities = load_dataset_from_config(config)
   near, far = near_far(identities, config)
   model = build_model(config.model, config.precision)

@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from dfrf_jax.model import torch_import
 from dfrf_jax.render.occupancy import OccupancyGrid
 from dfrf_jax.train import checkpoints, optimizer
 from tests.train.conftest import tiny_config
@@ -107,3 +108,24 @@ def test_loading_leaves_a_running_save_alone(tmp_path):
   # deletes in the background and waits for that before its first save.
   checkpoints.save(checkpoints.manager(str(folder)), 12, _tree(0), tiny_config(), {})
   assert sorted(os.listdir(folder)) == ['12', '4']
+
+
+def test_restoring_params_of_another_architecture_names_the_parameter_and_shapes(tmp_path):
+  mgr = checkpoints.manager(str(tmp_path / 'checkpoints'))
+  checkpoints.save(mgr, 1, _tree(0), tiny_config(), {})
+  wider = jax.eval_shape(lambda: dict(_tree(0), coarse={'kernel': np.zeros((3, 8), np.float32)}))
+  with pytest.raises(torch_import.CheckpointError,
+                     match=r"checkpoints/1: params of another architecture than config.model: "
+                           r"/coarse/kernel: found shape \(3, 4\), expected \(3, 8\);"):
+    checkpoints.restore(mgr, 1, wider)
+
+
+def test_non_finite_params_are_never_saved(tmp_path):
+  mgr = checkpoints.manager(str(tmp_path / 'checkpoints'))
+  params = _tree(0)
+  params['coarse']['kernel'][1, 2] = np.inf
+  with pytest.raises(checkpoints.NonFiniteParamsError,
+                     match=r"checkpoints/4: not saved, params\['coarse'\]\['kernel'\] holds NaN or "
+                           r"inf \(1 of 2 param arrays do\)"):
+    checkpoints.save(mgr, 4, params, tiny_config(), {})
+  assert mgr.all_steps() == []

@@ -1,0 +1,44 @@
+"""`config.validate` range checks and `config.check_field` suggestions."""
+
+import pytest
+
+from dfrf_jax import config as config_lib
+
+
+def test_the_default_and_shipped_configs_are_valid():
+  from dfrf_jax.api import load_config
+  for name in ('test', 'demo', 'base', 'finetune'):
+    config_lib.validate(load_config(name))
+
+
+@pytest.mark.parametrize('section, field, value, expected', [
+    ('data', 'N_rand', 0, 'config.data.N_rand = 0: expected an integer >= 1'),
+    ('render', 'N_samples', 1, 'config.render.N_samples = 1: expected an integer >= 2'),
+    ('render', 'N_importance', -1, 'config.render.N_importance = -1: expected an integer >= 0'),
+    ('train', 'N_iters', 0, 'config.train.N_iters = 0: expected an integer >= 1'),
+    ('train', 'lrate', float('nan'), 'config.train.lrate = nan: expected a finite number > 0'),
+    ('train', 'lrate', -1e-3, 'config.train.lrate = -0.001: expected a finite number > 0'),
+    ('train', 'i_weights', 0, 'config.train.i_weights = 0: expected an integer >= 1'),
+    ('model', 'netwidth_fine', 0, 'config.model.netwidth_fine = 0: expected an integer >= 1'),
+    ('render', 'far', 0.3, 'config.render.near = 0.3, config.render.far = 0.3: expected near < far'),
+])
+def test_a_value_out_of_range_is_named_with_its_range(section, field, value, expected):
+  config = config_lib.default_config()
+  config[section][field] = value
+  with pytest.raises(config_lib.ConfigError) as raised:
+    config_lib.validate(config)
+  assert str(raised.value) == expected
+
+
+@pytest.mark.parametrize('path, expected', [
+    ('train.N_iterz', 'config.train.N_iterz: no such field; did you mean config.train.N_iters?'),
+    ('rendr', 'config.rendr: no such field; did you mean config.render?'),
+    ('train.N_iters.x', 'config.train.N_iters.x: no such field; config.train.N_iters is a value'),
+])
+def test_an_unknown_field_gets_a_suggestion(path, expected):
+  with pytest.raises(config_lib.ConfigError, match=expected.replace('.', r'\.').replace('?', r'\?')):
+    config_lib.check_field(config_lib.default_config(), path)
+
+
+def test_a_known_field_passes():
+  config_lib.check_field(config_lib.default_config(), 'render.accel.dilation')
