@@ -215,6 +215,8 @@ _LOWER_BOUNDS = (
     ('model.feature_hidden', 1, False), ('model.feature_dim', 1, False),
     ('model.num_slots', 1, False), ('model.slot_dim', 1, False), ('model.slot_iters', 1, False),
     ('model.slot_side_dim', 1, False),
+    ('train.density_revive_below', 0, False), ('train.density_revive_noise', 0, False),
+    ('train.dead_field_patience', 0, False), ('train.dead_field_min_gain_db', 0, False),
 )
 
 
