@@ -119,12 +119,24 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
   return record
 
 
+def _summary(args: argparse.Namespace, records: list[dict]) -> dict:
+  summary = {'config': args.config, 'overrides': args.set, 'steps': args.steps,
+             'dead_at': min(args.dead_at, args.steps), 'seeds': [r['seed'] for r in records],
+             'runs_with_dead_field': sum(bool(r['dead']) for r in records),
+             'dead_fields': sum(len(r['dead']) for r in records)}
+  vals = [r['val_psnr'] for r in records if r['val_psnr'] is not None]
+  if vals:
+    summary['val_psnr_min'], summary['val_psnr_mean'] = min(vals), float(np.mean(vals))
+  return summary
+
+
 def main() -> None:
   args = _parse()
-  # Every seed compiles the same programs: the persistent cache makes that once.
-  jax.config.update('jax_compilation_cache_dir',
-                    os.path.join(tempfile.gettempdir(), 'dfrf_odds_jax_cache'))
-  jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
+  # Every seed compiles the same programs: a persistent cache (the caller's, if set) makes that once.
+  if not os.environ.get('JAX_COMPILATION_CACHE_DIR'):
+    jax.config.update('jax_compilation_cache_dir',
+                      os.path.join(tempfile.gettempdir(), 'dfrf_odds_jax_cache'))
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
   records = []
   header = f'{"seed":>4}  {"coarse first->last":>20}  {"fine first->last":>18}  {"live c/f":>11}  ' \
            f'{"val PSNR":>8}  dead    revived c/f'
@@ -134,26 +146,21 @@ def main() -> None:
     if len(records) == 1:
       print(header)
     val = '' if record['val_psnr'] is None else f'{record["val_psnr"]:.2f}'
+    dead, revived = ','.join(record['dead']) or '-', record['revived_steps']
     print(f'{seed:>4}  {record["coarse"][0]:>9.2f} -> {record["coarse"][1]:>6.2f}  '
           f'{record["fine"][0]:>7.2f} -> {record["fine"][1]:>6.2f}  '
           f'{record["live"][0]:>5.3f}/{record["live"][1]:<5.3f}  {val:>8}  '
-          f'{",".join(record["dead"]) or "-":<6}  {record["revived_steps"][0]}/{record["revived_steps"][1]}',
-          flush=True)
-  summary = {'config': args.config, 'overrides': args.set, 'steps': args.steps,
-             'dead_at': min(args.dead_at, args.steps),
-             'seeds': [r['seed'] for r in records],
-             'runs_with_dead_field': sum(bool(r['dead']) for r in records),
-             'dead_fields': sum(len(r['dead']) for r in records)}
+          f'{dead:<6}  {revived[0]}/{revived[1]}', flush=True)
+    summary = _summary(args, records)
+    if args.out:  # after every seed, so that a stopped run keeps what it measured
+      pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+      pathlib.Path(args.out).write_text(json.dumps({'summary': summary, 'runs': records}, indent=2)
+                                        + '\n')
   vals = [r['val_psnr'] for r in records if r['val_psnr'] is not None]
-  if vals:
-    summary['val_psnr_min'], summary['val_psnr_mean'] = min(vals), float(np.mean(vals))
   print(f'{summary["runs_with_dead_field"]} of {len(records)} runs with a dead field '
         f'({summary["dead_fields"]} dead fields)'
         + (f'; val PSNR min {min(vals):.2f} dB, mean {np.mean(vals):.2f} dB' if vals else ''))
   if args.out:
-    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(args.out).write_text(json.dumps({'summary': summary, 'runs': records}, indent=2)
-                                      + '\n')
     print(f'wrote {args.out}')
 
 
