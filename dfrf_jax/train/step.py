@@ -117,8 +117,9 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
   Returns:
     The step. It consumes (donates) `state`. Metrics are replicated scalars: loss, mse, mse0, psnr,
     psnr0 (fine and coarse field), psnr_bg (the batch's background plate alone: where a field that
-    renders nothing stays), live, live0 (`losses.live_share` of the fine and coarse samples),
-    with revival on revive, revive0 (1 where that pass got the revival noise), offset_reg, lr, grad_norm and `finite` (loss and every gradient finite). The accelerated
+    renders nothing stays), live, live0 (`losses.live_share` of the fine and coarse samples), with
+    revival on also revive, revive0 (1 where that pass got the revival noise), offset_reg, lr,
+    grad_norm and `finite` (loss and every gradient finite). The accelerated
     sampler adds samples_per_ray (evaluated samples of both passes per ray), overflow (occupied samples
     dropped for lack of budget), occupied (share of the mask's cells that are evaluated) and 'march',
     the MarchStats.
