@@ -24,6 +24,9 @@ def bad(tmp_path_factory) -> str:
   shutil.copytree(DATASET, truncated)
   text = (truncated / '0' / 'transforms_train.json').read_text()
   (truncated / '0' / 'transforms_train.json').write_text(text[:len(text) // 2])
+  no_config = root / 'no_config_txt'
+  shutil.copytree(DATASET, no_config)
+  (no_config / '0' / 'config.txt').unlink()
   (root / 'empty_run').mkdir()
   frames = root / 'one_frame'
   frames.mkdir()
@@ -61,6 +64,8 @@ CASES = {
     'truncated transforms JSON': ((*_TRAIN, '--workdir={bad}/w',
                                    '--config.data_dir={bad}/truncated_json'),
                                   'transforms_train.json: invalid JSON'),
+    'missing config.txt': ((*_TRAIN, '--workdir={bad}/w', '--config.data_dir={bad}/no_config_txt'),
+                           'config.txt: missing, or sets no near/far'),
     'render without a checkpoint': (('dfrf_jax.render.main', '--workdir={bad}/empty_run',
                                      '--data_dir={data}', '--out={bad}/out'),
                                     'empty_run: holds no checkpoint'),
