@@ -27,6 +27,10 @@ def bad(tmp_path_factory) -> str:
   no_config = root / 'no_config_txt'
   shutil.copytree(DATASET, no_config)
   (no_config / '0' / 'config.txt').unlink()
+  damaged = root / 'truncated_jpeg'
+  shutil.copytree(DATASET, damaged)
+  data = (damaged / '0' / 'com_imgs' / '7.jpg').read_bytes()
+  (damaged / '0' / 'com_imgs' / '7.jpg').write_bytes(data[:len(data) // 2])
   (root / 'empty_run').mkdir()
   frames = root / 'one_frame'
   frames.mkdir()
@@ -66,6 +70,8 @@ CASES = {
                                   'transforms_train.json: invalid JSON'),
     'missing config.txt': ((*_TRAIN, '--workdir={bad}/w', '--config.data_dir={bad}/no_config_txt'),
                            'config.txt: missing, or sets no near/far'),
+    'truncated frame image': ((*_TRAIN, '--workdir={bad}/w', '--config.data_dir={bad}/truncated_jpeg'),
+                              'com_imgs/7.jpg: damaged image (image file is truncated'),
     'render without a checkpoint': (('dfrf_jax.render.main', '--workdir={bad}/empty_run',
                                      '--data_dir={data}', '--out={bad}/out'),
                                     'empty_run: holds no checkpoint'),
