@@ -52,7 +52,7 @@ def test_a_truncated_frame_is_named_at_load_time(data_dir):
 def test_a_grayscale_background_is_named_at_load_time(data_dir):
   path = os.path.join(data_dir, '0', 'torso_imgs', '3.jpg')
   Image.open(path).convert('L').save(path)
-  with pytest.raises(DatasetError, match=r"torso_imgs/3\.jpg: image mode is 'L', expected 8-bit RGB"):
+  with pytest.raises(DatasetError, match=r"torso_imgs/3\.jpg: image mode is 'L', expected 8-bit"):
     _load(data_dir)
 
 

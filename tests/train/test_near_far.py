@@ -1,4 +1,4 @@
-"""Depth bounds come from the datasets' config.txt; without one, only an explicit flag falls back."""
+"""Depth bounds come from the datasets' config.txt; without one only an explicit flag falls back."""
 
 import dataclasses
 import os
