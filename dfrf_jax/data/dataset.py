@@ -31,7 +31,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from dfrf_jax.data import image_check, images
+from dfrf_jax.data import image_check, images, npy_file
 from dfrf_jax.data.errors import DatasetError
 
 TRAIN_FILE = 'transforms_train.json'
@@ -357,11 +357,8 @@ def _rigid_pose(value: Any, where: str) -> np.ndarray:
 
 def _read_aud(path: str, window_shape: tuple[int, int]) -> np.ndarray:
   """Reads aud.npy as [F, *window_shape] float32 with finite values."""
-  try:
-    aud = np.load(path, allow_pickle=False)
-  except (OSError, ValueError) as e:
-    raise DatasetError(f'{path}: cannot read the audio features ({e})') from e
   expected = f'[F, {window_shape[0]}, {window_shape[1]}] floats with F >= 1'
+  aud = npy_file.load_npy(path, DatasetError, f'audio feature windows {expected}')
   if aud.ndim != 3 or aud.shape[1:] != tuple(window_shape) or not aud.shape[0]:
     raise DatasetError(f'{path}: shape {aud.shape}, expected {expected}')
   if not np.issubdtype(aud.dtype, np.floating):

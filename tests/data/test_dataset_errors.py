@@ -208,7 +208,18 @@ def test_audio_of_wrong_dtype(root):
 
 def test_missing_audio(root):
   (root / 'aud.npy').unlink()
-  _load_fails(root, 'aud.npy: cannot read the audio features')
+  _load_fails(root, r'aud.npy: cannot read audio feature windows \[F, 16, 29\] .*\(No such file')
+
+
+def test_audio_of_garbage_bytes_is_no_npy_file(root):
+  (root / 'aud.npy').write_bytes(b'\x00garbage' * 100)
+  _load_fails(root, r'aud.npy: not a .npy array file \(no NUMPY header\); expected audio feature')
+
+
+def test_truncated_audio_npy(root):
+  data = (root / 'aud.npy').read_bytes()
+  (root / 'aud.npy').write_bytes(data[:len(data) // 2])
+  _load_fails(root, r'aud.npy: damaged .npy file \(.*\); expected audio feature windows')
 
 
 @pytest.mark.parametrize('lines, match', [
