@@ -17,7 +17,9 @@ from tests.data.conftest import FIXTURE_DATASET
 
 @pytest.fixture
 def data_dir(tmp_path) -> str:
-  shutil.copytree(FIXTURE_DATASET, tmp_path / 'data')
+  # Without the fixture's own cache, which other tests may have written.
+  shutil.copytree(FIXTURE_DATASET, tmp_path / 'data',
+                  ignore=shutil.ignore_patterns(image_check.CACHE_FILE))
   return str(tmp_path / 'data')
 
 
