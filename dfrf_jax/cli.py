@@ -16,6 +16,7 @@ from absl import app, flags
 from ml_collections.config_flags import config_flags  # The module: its ConfigFileFlagParser.
 
 from dfrf_jax import config as config_lib
+from dfrf_jax import log_filters
 from dfrf_jax.errors import UserError
 
 USER_ERROR_STATUS = 2
@@ -142,12 +143,13 @@ def run_cli(main_fn: Callable[[list[str]], None], doc: str, names: list[str],
   absl's --help lists the flags of the module named by sys.argv[0]; a console script or `python -m`
   starts from another module, so the flags are registered for it and its docstring replaced.
   A user's mistake, in the flags or raised by `main_fn`, ends the tool as described in the module
-  docstring.
+  docstring. Two misleading library log lines are hidden (`log_filters`).
   """
   for name in [*names, 'verbose']:
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
   sys.modules['__main__'].__doc__ = doc
   flags.mark_flags_as_required(required)
+  log_filters.hide_misleading_logs()
 
   def main(argv: list[str]) -> None:
     try:

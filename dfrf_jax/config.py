@@ -67,7 +67,8 @@ def default_config() -> ml_collections.ConfigDict:
   r.raw_noise_std = 0.0    # raw_noise_std
   r.white_bkgd = True      # white_bkgd (store_false flag: on by default)
   r.chunk = 1024           # rays per jitted render call
-  r.near = 0.3             # near (dataset config.txt overrides)
+  r.near = 0.3             # near (dataset config.txt overrides; used only with
+                           # data.allow_missing_near_far)
   r.far = 0.9              # far
   # 'accelerated': occupancy-grid empty-space skipping, compaction, early termination (this port's
   # renderer, render/accelerated.py). 'dense': every sample of every ray, as the authors' code (the
@@ -108,6 +109,8 @@ def default_config() -> ml_collections.ConfigDict:
   # num_reference_images are used). () picks evenly spaced train positions instead, for clips
   # with fewer than 201 train frames.
   d.test_ref_positions = (50, 100, 150, 200)
+  # An identity without near/far in its config.txt uses render.near/far instead of being an error.
+  d.allow_missing_near_far = False
 
   # dfrf-preprocess: a user's video -> a dataset in the authors' layout (`dfrf_jax/preprocess/`).
   p = c.preprocess = ml_collections.ConfigDict()

@@ -24,6 +24,18 @@ def bad(tmp_path_factory) -> str:
   shutil.copytree(DATASET, truncated)
   text = (truncated / '0' / 'transforms_train.json').read_text()
   (truncated / '0' / 'transforms_train.json').write_text(text[:len(text) // 2])
+  no_config = root / 'no_config_txt'
+  shutil.copytree(DATASET, no_config)
+  (no_config / '0' / 'config.txt').unlink()
+  damaged = root / 'truncated_jpeg'
+  shutil.copytree(DATASET, damaged)
+  data = (damaged / '0' / 'com_imgs' / '7.jpg').read_bytes()
+  (damaged / '0' / 'com_imgs' / '7.jpg').write_bytes(data[:len(data) // 2])
+  path_id = root / 'path_img_id'
+  shutil.copytree(DATASET, path_id)
+  text = (path_id / '0' / 'transforms_train.json').read_text()
+  (path_id / '0' / 'transforms_train.json').write_text(
+      text.replace('"img_id": 0,', '"img_id": "../x",', 1))
   (root / 'empty_run').mkdir()
   frames = root / 'one_frame'
   frames.mkdir()
@@ -61,6 +73,13 @@ CASES = {
     'truncated transforms JSON': ((*_TRAIN, '--workdir={bad}/w',
                                    '--config.data_dir={bad}/truncated_json'),
                                   'transforms_train.json: invalid JSON'),
+    'missing config.txt': ((*_TRAIN, '--workdir={bad}/w', '--config.data_dir={bad}/no_config_txt'),
+                           'config.txt: missing, or sets no near/far'),
+    'truncated frame image': ((*_TRAIN, '--workdir={bad}/w',
+                               '--config.data_dir={bad}/truncated_jpeg'),
+                              'com_imgs/7.jpg: damaged image (image file is truncated'),
+    'img_id of a path': ((*_TRAIN, '--workdir={bad}/w', '--config.data_dir={bad}/path_img_id'),
+                         "frames[0].img_id: expected an integer, got '../x'"),
     'render without a checkpoint': (('dfrf_jax.render.main', '--workdir={bad}/empty_run',
                                      '--data_dir={data}', '--out={bad}/out'),
                                     'empty_run: holds no checkpoint'),

@@ -30,8 +30,8 @@ from typing import Any
 
 import ml_collections
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from dfrf_jax.data import image_check, images, npy_file
 from dfrf_jax.data.errors import DatasetError
 
 TRAIN_FILE = 'transforms_train.json'
@@ -137,16 +137,9 @@ def load_image(path: str, height: int | None = None, width: int | None = None) -
     width: expected width in pixels, or None to accept any.
 
   Raises:
-    DatasetError: the file is missing, not an image, not 8-bit RGB, or of another size.
+    DatasetError: the file is missing, not an image, damaged, not 8-bit RGB, or of another size.
   """
-  with _open_image(path) as image:
-    if image.mode != 'RGB':
-      raise DatasetError(f'{path}: image mode is {image.mode!r}, expected 8-bit RGB')
-    pixels = np.asarray(image, dtype=np.uint8)
-  if height is not None and width is not None and pixels.shape[:2] != (height, width):
-    raise DatasetError(f'{path}: image is {pixels.shape[0]}x{pixels.shape[1]} (HxW), '
-                       f'expected {height}x{width}')
-  return pixels.astype(np.float32) / np.float32(255.0)
+  return images.decode_image(path, height, width).astype(np.float32) / np.float32(255.0)
 
 
 def aud_window(identity: Identity, aud_id: int) -> np.ndarray:
@@ -184,10 +177,10 @@ def load_identity(path: str, bc_type: str = 'torso_imgs', val_file: str = VAL_FI
     raise DatasetError(f'{os.path.join(path, val_file)}: (focal_len, cx, cy) = {val_camera}, '
                        f'expected the values of {TRAIN_FILE}: {train_camera}')
   bc_path = os.path.join(path, BC_FILE)
-  width, height = _image_size(bc_path)
+  width, height = images.image_size(bc_path)
   for split in (train, val):
     for image_path in split.image_paths + split.bg_paths:
-      w, h = _image_size(image_path)
+      w, h = images.image_size(image_path)
       if (w, h) != (width, height):
         raise DatasetError(f'{image_path}: image is {h}x{w} (HxW), expected {height}x{width} '
                            f'like {bc_path}')
@@ -242,13 +235,24 @@ def load_dataset_from_config(config: ml_collections.ConfigDict,
   """`load_dataset` of `data_dir` (default `config.data_dir`) as the run config reads it.
 
   The background folder is `config.data.bc_type`, the val list `config.data.test_file` and aud.npy's
-  windows must be [model.win_size, model.aud_feature_dim].
+  windows must be [model.win_size, model.aud_feature_dim]. Every image of both splits is decoded
+  once (`image_check.check_images`), so a damaged one stops a run before it starts.
+
+  Raises:
+    DatasetError: as `load_dataset`, or an image that does not decode as an RGB image of the
+      dataset's size.
   """
   data_dir = data_dir or config.data_dir
   if not data_dir:
     raise DatasetError('config.data_dir is empty; set it to the dataset folder (holding 0/)')
-  return load_dataset(data_dir, config.data.bc_type, config.data.test_file,
-                      (config.model.win_size, config.model.aud_feature_dim))
+  identities = load_dataset(data_dir, config.data.bc_type, config.data.test_file,
+                            (config.model.win_size, config.model.aud_feature_dim))
+  for identity in identities:
+    paths = [os.path.join(identity.root, BC_FILE)] + [
+        p for split in (identity.train, identity.val) for p in split.image_paths + split.bg_paths]
+    image_check.check_images(identity.root, paths, identity.intrinsics.height,
+                             identity.intrinsics.width)
+  return identities
 
 
 def _read_split(root: str, json_name: str, bc_type: str,
@@ -353,11 +357,8 @@ def _rigid_pose(value: Any, where: str) -> np.ndarray:
 
 def _read_aud(path: str, window_shape: tuple[int, int]) -> np.ndarray:
   """Reads aud.npy as [F, *window_shape] float32 with finite values."""
-  try:
-    aud = np.load(path, allow_pickle=False)
-  except (OSError, ValueError) as e:
-    raise DatasetError(f'{path}: cannot read the audio features ({e})') from e
   expected = f'[F, {window_shape[0]}, {window_shape[1]}] floats with F >= 1'
+  aud = npy_file.load_npy(path, DatasetError, f'audio feature windows {expected}')
   if aud.ndim != 3 or aud.shape[1:] != tuple(window_shape) or not aud.shape[0]:
     raise DatasetError(f'{path}: shape {aud.shape}, expected {expected}')
   if not np.issubdtype(aud.dtype, np.floating):
@@ -391,21 +392,6 @@ def _read_near_far(path: str) -> tuple[float | None, float | None]:
   if not (math.isfinite(near) and math.isfinite(far) and 0.0 <= near < far):
     raise DatasetError(f'{path}: near = {near}, far = {far}, expected finite 0 <= near < far')
   return near, far
-
-
-def _open_image(path: str) -> Image.Image:
-  try:
-    return Image.open(path)
-  except FileNotFoundError as e:
-    raise DatasetError(f'{path}: missing image') from e
-  except (UnidentifiedImageError, OSError) as e:
-    raise DatasetError(f'{path}: not a readable image ({e})') from e
-
-
-def _image_size(path: str) -> tuple[int, int]:
-  """(width, height) from the image header, without decoding the pixels."""
-  with _open_image(path) as image:
-    return image.size
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import ml_collections
 import numpy as np
 from scipy import signal
 
+from dfrf_jax.data import npy_file
 from dfrf_jax.preprocess.errors import PreprocessError
 
 FEATURES_FILE = 'aud_features.json'
@@ -162,10 +163,8 @@ def load_precomputed_features(path: str, num_frames: int, win_size: int = 16) ->
     PreprocessError: unreadable file, wrong rank or window size, non-finite values, or a length
       that does not match the video.
   """
-  try:
-    features = np.load(path, allow_pickle=False)
-  except (OSError, ValueError) as e:
-    raise PreprocessError(f'{path}: cannot read the audio features ({e})') from e
+  features = npy_file.load_npy(path, PreprocessError, f'audio features ([T, {win_size}, D] '
+                              'windows or [2T, D] rows)')
   if not np.issubdtype(features.dtype, np.floating) or not np.all(np.isfinite(features)):
     raise PreprocessError(f'{path}: dtype {features.dtype}, expected finite floating-point values')
   if features.ndim == 3:

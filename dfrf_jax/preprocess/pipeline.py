@@ -8,6 +8,7 @@ contact_sheet.png and preprocess_report.json. Frame ids are 0-based indices of t
 config.fps; aud_id = img_id.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -18,6 +19,7 @@ import ml_collections
 import numpy as np
 from PIL import Image
 
+from dfrf_jax import outputs
 from dfrf_jax.data import audio_io
 from dfrf_jax.preprocess import audio_features
 from dfrf_jax.preprocess import contact_sheet
@@ -77,7 +79,26 @@ def preprocess_video(video: str, out_dir: str, config: ml_collections.ConfigDict
   Raises:
     PreprocessError: unreadable video, no audio track, no face, a clip too short for the audio
       window or the split, or precomputed features of the wrong length.
+
+  The identity is written into a hidden temporary folder in `out_dir` and renamed to `out_dir/0`
+  (replacing an older one) only when complete; on any error it is removed, and so is `out_dir` if
+  this call created it.
   """
+  created = not os.path.isdir(out_dir)
+  os.makedirs(out_dir, exist_ok=True)
+  try:
+    with outputs.folder_in_place(os.path.join(out_dir, '0')) as root:
+      return _write_identity(video, root, out_dir, config, features_path, log)
+  except BaseException:
+    if created:
+      with contextlib.suppress(OSError):
+        os.rmdir(out_dir)
+    raise
+
+
+def _write_identity(video: str, root: str, out_dir: str, config: ml_collections.ConfigDict,
+                    features_path: str | None, log: Callable[[str], None]) -> Report:
+  """`preprocess_video` writing the identity into `root` (`out_dir` is named in its config.txt)."""
   seconds = {}
   clock = time.perf_counter()
 
@@ -95,7 +116,6 @@ def preprocess_video(video: str, out_dir: str, config: ml_collections.ConfigDict
       raise PreprocessError(f'{video}: the video has no audio track, expected speech to drive the '
                             f'talking head (or pass precomputed features with --audio_features)')
     audio = audio_io.load_audio(video, config.audio.sample_rate)
-  root = os.path.join(out_dir, '0')
   ori_dir = os.path.join(root, 'ori_imgs')
   os.makedirs(ori_dir, exist_ok=True)
   lap('audio')

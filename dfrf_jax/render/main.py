@@ -15,7 +15,7 @@ written by dfrf-preprocess). Poses and torso plates come from the validation fra
 then backwards when the audio is longer.
 
 Writes OUT_DIR/frames/000.png ..., OUT_DIR/render.mp4 (25 fps, with audio) and, with ground truth,
-OUT_DIR/metrics.json.
+OUT_DIR/metrics.json; frames/ and render.mp4 appear only when complete.
 """
 
 import os
@@ -25,7 +25,7 @@ from absl import app, flags
 import jax
 import numpy as np
 
-from dfrf_jax import api
+from dfrf_jax import api, outputs
 from dfrf_jax.cli import run_cli
 from dfrf_jax.config import default_config
 from dfrf_jax.data import audio_io
@@ -106,9 +106,12 @@ def main(argv: list[str]) -> None:
   grid = api.load_occupancy(_WORKDIR.value)
   frames = api.render_sequence(model, params, config, identity, plan, near, far, step,
                                jax.random.key(_SEED.value), show_progress=True, grid=grid)
-  video.write_frames(os.path.join(_OUT.value, 'frames'), frames)
+  # Each output appears only when complete (replacing one of an earlier run).
+  with outputs.folder_in_place(os.path.join(_OUT.value, 'frames')) as frames_dir:
+    video.write_frames(frames_dir, frames)
   mp4 = os.path.join(_OUT.value, 'render.mp4')
-  api.write_video(mp4, frames, fps=fps, audio_path=track)
+  with outputs.file_in_place(mp4) as partial_mp4:
+    api.write_video(partial_mp4, frames, fps=fps, audio_path=track)
   print(f'wrote {len(frames)} frames and {mp4} ({"with" if track else "without"} audio)')
   bg = np.stack([identity.background(plan.split, int(p)) for p in plan.positions])
   warning = report.background_only_warning(frames, bg)

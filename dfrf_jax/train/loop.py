@@ -20,7 +20,8 @@ import ml_collections
 import numpy as np
 
 from dfrf_jax import config as config_lib
-from dfrf_jax.data.dataset import Identity, load_dataset_from_config
+from dfrf_jax.data.dataset import CONFIG_FILE, Identity, load_dataset_from_config
+from dfrf_jax.data.errors import DatasetError
 from dfrf_jax.errors import UserError
 from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.render import accelerated
@@ -47,11 +48,29 @@ def make_mesh(num_devices: int | None = None) -> jax.sharding.Mesh:
 
 
 def near_far(identities: list[Identity], config: ml_collections.ConfigDict) -> tuple[float, float]:
-  """Depth bounds: the datasets' config.txt (the widest of them) where present, else config.render."""
-  given = [(i.near, i.far) for i in identities if i.near is not None]
-  if not given:
-    return float(config.render.near), float(config.render.far)
-  return min(n for n, _ in given), max(f for _, f in given)
+  """Depth bounds: the widest of the identities' config.txt near/far.
+
+  An identity without them takes config.render.near/far only when config.data.allow_missing_near_far
+  is set (runs saved before that field existed read it as False).
+
+  Raises:
+    DatasetError: an identity's config.txt is missing or sets neither near nor far, and
+      config.data.allow_missing_near_far is not set.
+  """
+  allow_missing = config.data.get('allow_missing_near_far', False)
+  bounds = []
+  for identity in identities:
+    if identity.near is not None:
+      bounds.append((identity.near, identity.far))
+    elif allow_missing:
+      bounds.append((float(config.render.near), float(config.render.far)))
+    else:
+      raise DatasetError(
+          f'{os.path.join(identity.root, CONFIG_FILE)}: missing, or sets no near/far; expected '
+          'lines "near = <depth>" and "far = <depth>" (dfrf-preprocess and dfrf-make-synthetic '
+          'write them), or pass --config.data.allow_missing_near_far=true to use '
+          f'config.render.near/far ({config.render.near}/{config.render.far})')
+  return min(n for n, _ in bounds), max(f for _, f in bounds)
 
 
 def replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
@@ -161,6 +180,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   Raises:
     ConfigError: a config value out of range (`config.validate`), or N_rand not divisible by the
       device count.
+    DatasetError: the dataset is malformed, or an identity has no near/far (`near_far`).
     NonFiniteError: the loss or a gradient became NaN/inf (names the step and the last checkpoint).
     DeadFieldError: a radiance field rendered only the background for train.dead_field_patience
       steps (`train/dead_fields.py`).

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 import shutil
 from typing import Any, Callable
 
@@ -123,9 +124,13 @@ def test_empty_frame_list(root):
   _load_fails(root, 'transforms_train.json: frames must be a non-empty list')
 
 
-def test_non_integer_img_id(root):
-  _edit_frame(root, 2, lambda frame: frame.update(img_id=2.5))
-  _load_fails(root, r'frames\[2\].img_id: expected an integer, got 2.5')
+@pytest.mark.parametrize('key', ['img_id', 'aud_id'])
+@pytest.mark.parametrize('value', [2.5, '2', '../x', '../../etc/passwd', True, None, [2]])
+def test_non_integer_ids(root, key, value):
+  # Image paths are built from img_id: a string (a path piece) must never reach them.
+  _edit_frame(root, 2, lambda frame: frame.update({key: value}))
+  _load_fails(root, rf'transforms_train.json: frames\[2\].{key}: expected an integer, got '
+              f'{re.escape(repr(value))}')
 
 
 @pytest.mark.parametrize('rect', [[1, 2, 3], [1, 2, 3, -4], 'face'])
@@ -203,7 +208,18 @@ def test_audio_of_wrong_dtype(root):
 
 def test_missing_audio(root):
   (root / 'aud.npy').unlink()
-  _load_fails(root, 'aud.npy: cannot read the audio features')
+  _load_fails(root, r'aud.npy: cannot read audio feature windows \[F, 16, 29\] .*\(No such file')
+
+
+def test_audio_of_garbage_bytes_is_no_npy_file(root):
+  (root / 'aud.npy').write_bytes(b'\x00garbage' * 100)
+  _load_fails(root, r'aud.npy: not a .npy array file \(no NUMPY header\); expected audio feature')
+
+
+def test_truncated_audio_npy(root):
+  data = (root / 'aud.npy').read_bytes()
+  (root / 'aud.npy').write_bytes(data[:len(data) // 2])
+  _load_fails(root, r'aud.npy: damaged .npy file \(.*\); expected audio feature windows')
 
 
 @pytest.mark.parametrize('lines, match', [
