@@ -37,6 +37,7 @@ from typing import Any
 import jax
 import ml_collections
 
+from dfrf_jax import config_files
 from dfrf_jax.data.dataset import Identity
 from dfrf_jax.data.dataset import load_dataset_from_config as load_dataset
 from dfrf_jax.data.synthetic import IdentitySummary, SynthSpec, write_dataset
@@ -69,16 +70,12 @@ __all__ = [
     'save_checkpoint', 'self_driven_plan', 'shard', 'train', 'write_video',
 ]
 
-# configs/ sits next to the package in a source checkout (it is not installed with it).
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
-
-
 def load_config(name_or_path: str, **overrides: Any) -> ml_collections.ConfigDict:
   """Reads a config file's `get_config()` and applies overrides.
 
   Args:
-    name_or_path: a name in configs/ ('test', 'demo', 'base', 'finetune') or the path of a `.py`
-      file defining `get_config() -> ConfigDict`.
+    name_or_path: the path of a `.py` file defining `get_config() -> ConfigDict`, or a shipped
+      config's name ('test', 'demo', 'base', 'finetune'; `config_files.resolve`).
     **overrides: top-level fields; sections take a dict of their fields, e.g.
       `load_config('test', data_dir='data/finetune', render={'chunk': 256})`.
 
@@ -90,13 +87,10 @@ def load_config(name_or_path: str, **overrides: Any) -> ml_collections.ConfigDic
     KeyError: an override names a field the config does not have.
     TypeError: a section is overridden by something other than a dict of its fields.
   """
-  path = name_or_path
-  if not path.endswith('.py'):
-    path = os.path.join(CONFIG_DIR, f'{name_or_path}.py')
+  path = config_files.resolve(name_or_path)
   if not os.path.isfile(path):
-    available = sorted(n[:-3] for n in os.listdir(CONFIG_DIR) if n.endswith('.py'))
-    raise FileNotFoundError(f'{path}: no such config file; expected a .py file or one of '
-                            f'{available}')
+    raise FileNotFoundError(f'{name_or_path}: no such config file; expected '
+                            f'{config_files.expected()}')
   spec = importlib.util.spec_from_file_location('dfrf_config', path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)

@@ -16,6 +16,7 @@ from absl import app, flags
 from ml_collections.config_flags import config_flags  # The module: its ConfigFileFlagParser.
 
 from dfrf_jax import config as config_lib
+from dfrf_jax import config_files
 from dfrf_jax import log_filters
 from dfrf_jax.errors import UserError
 
@@ -32,6 +33,24 @@ _DISK_ERRORS = {errno.ENOSPC: 'no space left on the device',
 # A path the user named that does not exist, already exists or may not be used.
 _PATH_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
                 NotADirectoryError)
+
+
+class _ConfigFileParser(config_flags.ConfigFileFlagParser):
+  """ml_collections' config file parser, for a path or a shipped config's name (`config_files`)."""
+
+  def parse(self, path: str) -> object:
+    return super().parse(config_files.resolve(path))
+
+
+def define_config_flag(name: str, help_string: str) -> flags.FlagHolder:
+  """Defines `--NAME`: ml_collections' `DEFINE_config_file`, also for a shipped config's name.
+
+  The config is locked, its fields are overridden with `--NAME.field=value`, and the flag takes a
+  path, a shipped config's name or `configs/<name>.py` from any folder (`config_files.resolve`).
+  """
+  holder = config_flags.DEFINE_config_file(name, None, help_string, lock_config=True)
+  flags.FLAGS[name].parser = _ConfigFileParser(name)
+  return holder
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -94,10 +113,23 @@ def _config_overrides(argv: list[str]) -> Iterator[tuple[str, str, str]]:
       yield name, files[name], path
 
 
+def _config_file_error(name: str, path: str) -> config_lib.ConfigError:
+  """The error for `--name=path`, a config file that ml_collections could not load."""
+  if os.path.isfile(config_files.resolve(path)):
+    return config_lib.ConfigError(f'--{name}={path}: cannot load it; expected a .py file defining '
+                                  'get_config()')
+  return config_lib.ConfigError(f'--{name}={path}: no such file; expected '
+                                f'{config_files.expected()}')
+
+
 def _check_config_flags(argv: list[str]) -> None:
   """Raises ConfigError for a config file that does not load or an override of no field."""
   for name, path, field in _config_overrides(argv):
-    config = config_flags.ConfigFileFlagParser(name).parse(path)
+    config = _ConfigFileParser(name).parse(path)
+    try:
+      config.keys()
+    except OSError as e:  # ml_collections defers a load failure to the config's first use.
+      raise _config_file_error(name, path) from e
     config_lib.check_field(config, field, prefix=f'--{name}')
 
 
@@ -113,7 +145,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
           'get_config()')
       config_error.__cause__ = error
       _exit_if_user_error(config_error, verbose)
-    if isinstance(error, (AttributeError, KeyError)):  # ml_collections: an override of no field.
+    # ml_collections: an override of no field, or of a config file that did not load.
+    if isinstance(error, (AttributeError, KeyError, OSError)):
       try:
         _check_config_flags(argv)
       except config_lib.ConfigError as config_error:
@@ -130,10 +163,7 @@ def _check_config_files() -> None:
       try:
         flag.value.keys()
       except OSError as e:
-        path = flag.serialize().partition('=')[2]
-        problem = 'cannot load it' if os.path.isfile(path) else 'no such file'
-        raise config_lib.ConfigError(f'--{name}={path}: {problem}; expected a .py file defining '
-                                     'get_config()') from e
+        raise _config_file_error(name, flag.serialize().partition('=')[2]) from e
 
 
 def run_cli(main_fn: Callable[[list[str]], None], doc: str, names: list[str],

@@ -12,18 +12,17 @@ authors' code may leave out (fine network, AudioAttNet, warp) get freshly initia
 import os
 
 from absl import app, flags
-from ml_collections import config_flags
 
 from dfrf_jax import api
 from dfrf_jax import config as default_config
-from dfrf_jax.cli import run_cli
+from dfrf_jax.cli import define_config_flag, run_cli
 from dfrf_jax.train import checkpoints, progress
 
 _CHECKPOINT = flags.DEFINE_string('checkpoint', None, "The authors' checkpoint, e.g. base.tar.")
 _OUT = flags.DEFINE_string('out', None, 'Output run folder (must not hold checkpoints yet).')
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'Config file whose model section describes the checkpoint (default: the '
-    'default config); widths and depth are taken from the checkpoint.')
+_CONFIG = define_config_flag(
+    'config', 'Config file (or shipped config name) whose model section describes the checkpoint '
+    '(default: the default config); widths and depth are taken from the checkpoint.')
 
 
 def main(argv: list[str]) -> None:

@@ -14,15 +14,14 @@ split over all devices of all hosts.
 
 from absl import app, flags
 import jax
-from ml_collections import config_flags
 
 from dfrf_jax import api
-from dfrf_jax.cli import run_cli
+from dfrf_jax.cli import define_config_flag, run_cli
 from dfrf_jax.train import progress
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'Config file (configs/*.py); override fields with --config.<field>=value.',
-    lock_config=True)
+_CONFIG = define_config_flag(
+    'config', 'Config file, or the name of a shipped one (base, finetune, demo, test); override '
+    'fields with --config.<field>=value.')
 _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'Run folder: checkpoints/, TensorBoard summaries, metrics.jsonl. An existing '
     'run folder is resumed.')
