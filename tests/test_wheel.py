@@ -88,7 +88,7 @@ def test_configs_resolve_by_name_from_an_unrelated_folder(venv, tmp_path):
                   tmp_path)
     assert result.returncode == USER_ERROR_STATUS, result.stderr[-3000:]
     assert 'error: nowhere: dataset folder does not exist' in result.stderr
-  result = _run([train, '--config=nope', '--workdir=run'], tmp_path)
+  result = _run([train, '--config=nope', '--workdir=run', '--config.data_dir=nowhere'], tmp_path)
   assert result.returncode == USER_ERROR_STATUS, result.stderr[-3000:]
   assert ("error: --config=nope: no such file; expected a .py file defining get_config() or a "
           "shipped config's name (base, demo, finetune, test)") in result.stderr
