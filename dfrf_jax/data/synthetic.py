@@ -15,7 +15,10 @@ and every identity folder holds
   aud.npy              [F, 16, 29] float32 DeepSpeech-layout windows of the speech signal
   aud.wav              16 kHz mono int16, the voiced carrier modulated by the same signal
   config.txt           the authors' `key = value` run config: near/far = mean depth -0.2/+0.4
-  synth_meta.json      the ground truth (parameters, mouth opening, head poses); not read by loaders
+  synth_meta.json      the ground truth, not read by loaders: parameters, head poses
+                       (head_to_studio), per frame the mouth opening in [0, 1] (mouth_opening)
+                       and the mouth box [x, y, w, h] (mouth_box: lip_rect's box of the lips at
+                       full opening in the frame's pose, so it moves with the head only)
 
 Frames are split by time: the first floor(train_fraction F) go to train, the rest to val.
 Rects are [x, y, w, h] with x a column; like the authors' they are tested inclusively,
@@ -100,12 +103,25 @@ class IdentitySummary(NamedTuple):
   far: float
 
 
-def sample_person(seed: int, role: int, index: int, num_frames: int) -> Person:
-  """Identity `index` of a role (BASE_ROLE or FINETUNE_ROLE), deterministic in `seed`."""
-  rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(role, index)))
+def sample_person(seed: int, role: int, index: int, num_frames: int,
+                  train_fraction: float = 0.5) -> Person:
+  """Identity `index` of a role (BASE_ROLE or FINETUNE_ROLE), deterministic in `seed`.
+
+  The head's motion has its own random stream, and its waves are the ones least correlated with
+  the mouth over the train and the val frames (`scene.sample_motion`), so that only the audio
+  explains the mouth.
+  """
+  streams = np.random.SeedSequence(seed, spawn_key=(role, index)).spawn(2)
+  rng, motion_rng = (np.random.default_rng(s) for s in streams)
   identity = scene.sample_identity(rng)
-  motion = scene.sample_motion(rng)
-  return Person(identity, motion, speech.sample_utterance(rng, num_frames / speech.FRAME_RATE))
+  utterance = speech.sample_utterance(rng, num_frames / speech.FRAME_RATE)
+  times = np.arange(num_frames) / speech.FRAME_RATE
+  opening, _ = speech.mouth_opening(utterance, times)
+  num_train = int(train_fraction * num_frames)
+  motion = scene.sample_motion(motion_rng, times, opening,
+                               (slice(0, num_frames), slice(0, num_train),
+                                slice(num_train, num_frames)))
+  return Person(identity, motion, utterance)
 
 
 def bounding_rect(rows: np.ndarray, cols: np.ndarray, height: int, width: int,
@@ -176,7 +192,7 @@ def write_identity(folder: str, name: str, person: Person, spec: SynthSpec,
   os.makedirs(os.path.join(folder, 'com_imgs'))
   os.makedirs(os.path.join(folder, 'torso_imgs'))
   margin = max(1, spec.image_size // 32)
-  frames, mouth_pixels, head_pixels = [], [], []
+  frames, mouth_pixels, head_pixels, mouth_boxes = [], [], [], []
   for k in range(num_frames):
     frame = scene.render_frame(person.identity, c2w[k], float(opening[k]), camera)
     _save_jpeg(os.path.join(folder, 'com_imgs', f'{k}.jpg'), frame.rgb, spec.jpeg_quality)
@@ -189,6 +205,10 @@ def write_identity(folder: str, name: str, person: Person, spec: SynthSpec,
                            camera.focal, camera.height, camera.width)
     lips = np.asarray(lips, np.float64)
     lip_rect = bounding_rect(lips[:, 0], lips[:, 1], spec.image_size, spec.image_size, 1)
+    widest = np.asarray(cameras.project(scene.lip_outline(person.identity, 1.0), c2w[k],
+                                        camera.focal, camera.height, camera.width), np.float64)
+    mouth_boxes.append(bounding_rect(widest[:, 0], widest[:, 1], spec.image_size,
+                                     spec.image_size, 1))
     frames.append({'img_id': k, 'aud_id': k,
                    'transform_matrix': np.concatenate([c2w[k], [[0.0, 0.0, 0.0, 1.0]]]),
                    'face_rect': face_rect, 'lip_rect': lip_rect})
@@ -223,7 +243,8 @@ def write_identity(folder: str, name: str, person: Person, spec: SynthSpec,
       'identity': dataclasses.asdict(person.identity),
       'motion': dataclasses.asdict(person.motion),
       'utterance': dataclasses.asdict(person.utterance),
-      'mouth_opening': opening, 'mouth_pixels': mouth_pixels, 'head_pixels': head_pixels,
+      'mouth_opening': opening, 'mouth_box': mouth_boxes, 'mouth_pixels': mouth_pixels,
+      'head_pixels': head_pixels,
       'head_to_studio': head_pose,
   })
   return IdentitySummary(folder, num_train, num_frames - num_train, spec.image_size, near, far)
@@ -252,7 +273,7 @@ def write_dataset(out_dir: str, spec: SynthSpec, overwrite: bool = False) -> lis
   jobs.append((os.path.join(targets[1], '0'), spec.finetune_name, FINETUNE_ROLE, 0))
   summaries = []
   for folder, name, role, index in jobs:
-    person = sample_person(spec.seed, role, index, spec.num_frames)
+    person = sample_person(spec.seed, role, index, spec.num_frames, spec.train_fraction)
     provenance = {'seed': spec.seed, 'role': 'base' if role == BASE_ROLE else 'finetune',
                   'index': index}
     summaries.append(write_identity(folder, name, person, spec, provenance))

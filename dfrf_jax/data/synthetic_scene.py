@@ -44,6 +44,7 @@ DIFFUSE = 0.6
 PLATE_BEHIND_HEAD = 0.8          # plate depth = head distance + this, metres (beyond `far`)
 TORSO_FOLLOW = 0.5               # share of the head's sideways/vertical shift the torso follows
 NECK_SHADE = 0.8                 # the neck's skin is darker (in the head's shadow)
+MOTION_CANDIDATES = 256           # waves drawn per jitter channel, the least mouth-like one kept
 
 # Mouth, in skull-normalised coordinates q = p / skull_radii.
 MOUTH_CLOSED = 0.02              # half-height of the closed mouth
@@ -197,15 +198,52 @@ def sample_identity(rng: np.random.Generator) -> Identity:
   )
 
 
-def sample_motion(rng: np.random.Generator) -> Motion:
-  """Draws head jitter: a few degrees of rotation, millimetres to a centimetre of translation."""
+def sample_motion(rng: np.random.Generator, times: np.ndarray | None = None,
+                  opening: np.ndarray | None = None, segments: tuple[slice, ...] = (slice(None),)) -> Motion:
+  """Draws head jitter: a few degrees of rotation, millimetres to a centimetre of translation.
+
+  Over a short clip a slow random wave can follow the mouth by chance (r of 0.5 and more over a
+  2 s split), and a model or a metric on a fixed mouth box could then read the mouth off the pose.
+  Given the clip's mouth opening, each channel's waves are therefore chosen among
+  MOTION_CANDIDATES draws as the one least correlated with it: the smallest largest |r| over the
+  `segments` of the frames (e.g. the train and val splits).
+
+  Args:
+    rng: the random stream (the person's motion stream, separate from their voice's).
+    times: [T] seconds of the clip's frames (needed with `opening`).
+    opening: [T] mouth opening at those times, or None to keep each channel's first draw.
+    segments: ranges of the frames over which the correlation is kept small.
+  """
   amplitude = np.concatenate([np.deg2rad(rng.uniform([2.0, 3.0, 1.0], [5.0, 7.0, 3.0])),
                               rng.uniform([0.003, 0.003, 0.005], [0.008, 0.008, 0.015])])
-  frequency = rng.uniform(0.08, 0.5, (6, 2))
-  phase = rng.uniform(0.0, 2 * np.pi, (6, 2))
+  frequency = rng.uniform(0.08, 0.5, (MOTION_CANDIDATES, 6, 2))
+  phase = rng.uniform(0.0, 2 * np.pi, (MOTION_CANDIDATES, 6, 2))
+  best = np.zeros(6, np.int64)
+  if opening is not None:
+    waves = _waves(frequency, phase, times)                           # [T, K, 6]
+    worst = np.zeros((MOTION_CANDIDATES, 6))
+    for segment in segments:
+      worst = np.maximum(worst, np.abs(_correlation(waves[segment], opening[segment])))
+    best = np.argmin(worst, axis=0)
+  channels = np.arange(6)
   return Motion(amplitude=tuple(float(a) for a in amplitude),
-                frequency=tuple(tuple(float(v) for v in f) for f in frequency),
-                phase=tuple(tuple(float(v) for v in p) for p in phase))
+                frequency=tuple(tuple(float(v) for v in f) for f in frequency[best, channels]),
+                phase=tuple(tuple(float(v) for v in p) for p in phase[best, channels]))
+
+
+def _waves(frequency: np.ndarray, phase: np.ndarray, times: np.ndarray) -> np.ndarray:
+  """Unit jitter 0.6 sin(2 pi f0 t + p0) + 0.4 sin(2 pi f1 t + p1): [..., 2] x2, [T] -> [T, ...]."""
+  t = np.asarray(times, np.float64).reshape((-1,) + (1,) * frequency.ndim)
+  waves = np.sin(2 * np.pi * frequency[None] * t + phase[None])
+  return 0.6 * waves[..., 0] + 0.4 * waves[..., 1]
+
+
+def _correlation(series: np.ndarray, signal: np.ndarray) -> np.ndarray:
+  """Pearson r of each series [T, ...] with a signal [T] over T; 0 where either is constant."""
+  x = series - series.mean(axis=0)
+  y = (signal - signal.mean()).reshape((-1,) + (1,) * (series.ndim - 1))
+  norm = np.sqrt(np.sum(x**2, axis=0) * np.sum(y**2))
+  return np.where(norm > 0, np.sum(x * y, axis=0) / np.where(norm > 0, norm, 1.0), 0.0)
 
 
 def euler_to_rotation(angles: np.ndarray) -> np.ndarray:
@@ -220,12 +258,15 @@ def euler_to_rotation(angles: np.ndarray) -> np.ndarray:
   return rx.reshape(shape) @ ry.reshape(shape) @ rz.reshape(shape)
 
 
+def pose_jitter(motion: Motion, times: np.ndarray) -> np.ndarray:
+  """The six jitter channels (pitch, yaw, roll rad; x, y, z m) at times [T] s: [T, 6] float64."""
+  return np.asarray(motion.amplitude) * _waves(np.asarray(motion.frequency),
+                                               np.asarray(motion.phase), times)
+
+
 def head_poses(identity: Identity, motion: Motion, times: np.ndarray) -> np.ndarray:
   """Head-to-studio poses [R | T] at the given times: [T] seconds -> [T, 3, 4] float64."""
-  times = np.asarray(times, np.float64)[:, None, None]
-  freq, phase = np.asarray(motion.frequency), np.asarray(motion.phase)
-  waves = np.sin(2 * np.pi * freq[None] * times + phase[None])        # [T, 6, 2]
-  jitter = np.asarray(motion.amplitude) * (0.6 * waves[..., 0] + 0.4 * waves[..., 1])
+  jitter = pose_jitter(motion, times)
   rotation = euler_to_rotation(jitter[:, :3])
   translation = jitter[:, 3:] + np.array([0.0, identity.height, -identity.distance])
   return np.concatenate([rotation, translation[:, :, None]], axis=-1)

@@ -6,7 +6,10 @@ The i-th PNG of --pred (sorted by name) is compared with the i-th frame of the d
 list (transforms_val.json), as dfrf-render writes them; fewer frames than the list are an error unless
 --allow_partial is given. Prints PSNR, SSIM (and LPIPS when
 --lpips_alexnet and --lpips_lin name weight files) for the frames and for the background-only
-baseline (the torso/background plates alone), and writes them as JSON.
+baseline (the torso/background plates alone), then the lip-sync scores of the model, of a
+frozen-mouth baseline and of the ground truth (dfrf_jax/eval/lipsync_report.py: against the true
+mouth opening of a synthetic dataset, with dlib's mouth landmarks on real footage), and writes them
+as JSON (lip-sync under 'lipsync') with the picture lipsync.png next to it.
 """
 
 import os
@@ -20,7 +23,7 @@ from dfrf_jax import api
 from dfrf_jax.cli import run_cli
 from dfrf_jax.data.dataset import load_dataset
 from dfrf_jax.errors import UserError
-from dfrf_jax.eval import report
+from dfrf_jax.eval import lipsync_report, report
 
 _PRED = flags.DEFINE_string('pred', None, 'Folder of rendered PNG frames.')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset (holding 0/) with the ground truth.')
@@ -71,7 +74,11 @@ def main(argv: list[str]) -> None:
   print(report.metrics_table([{'frames': 'rendered', **summary},
                               {'frames': 'background only', **baseline}]))
   out = _OUT.value or os.path.join(os.path.dirname(os.path.abspath(_PRED.value)), 'metrics.json')
-  report.write_metrics_json(out, per_frame, {**summary, 'baseline': baseline})
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  lip = lipsync_report.score_identity(pred, gt, identity, val, np.arange(len(pred)),
+                                      os.path.dirname(os.path.abspath(out)))
+  print(lipsync_report.lipsync_table(lip))
+  report.write_metrics_json(out, per_frame, {**summary, 'baseline': baseline, 'lipsync': lip})
   print(f'wrote {out}')
 
 

@@ -58,12 +58,34 @@ class LandmarkDetector:
     Returns:
       [68, 2] float32 (x, y) pixels, or None when no face is found.
     """
+    box = self.face_box(image)
+    return None if box is None else self.landmarks_in_box(image, box)
+
+  def face_box(self, image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The detector's box (left, top, right, bottom) pixels of the largest face, or None.
+
+    Args:
+      image: [H, W, 3] uint8 RGB.
+    """
     chex.assert_rank(image, 3)
     faces = self._detector(np.ascontiguousarray(image), self._upsample)
     if not faces:
       return None
     face = max(faces, key=lambda r: r.width() * r.height())
-    shape = self._predictor(image, face)
+    return face.left(), face.top(), face.right(), face.bottom()
+
+  def landmarks_in_box(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The shape predictor's landmarks with the face in a given box (no detection).
+
+    Args:
+      image: [H, W, 3] uint8 RGB.
+      box: (left, top, right, bottom) pixels, e.g. `face_box` of another frame.
+
+    Returns:
+      [68, 2] float32 (x, y) pixels.
+    """
+    chex.assert_rank(image, 3)
+    shape = self._predictor(np.ascontiguousarray(image), self._dlib.rectangle(*map(int, box)))
     return np.array([[p.x, p.y] for p in shape.parts()], np.float32)
 
 

@@ -7,7 +7,10 @@
 Without --audio the identity's validation frames are rendered with their own audio (the authors'
 `--render_only` on transforms_val.json), the mp4 carries the matching stretch of aud.wav, and
 OUT_DIR/metrics.json compares the frames with the ground truth (PSNR, SSIM, and LPIPS when
-eval.lpips_*_path name weight files), next to the background-only baseline.
+eval.lpips_*_path name weight files), next to the background-only baseline, and scores the mouth
+(lip-sync: its opening against the truth on synthetic data, dlib's mouth landmarks on real footage,
+next to a frozen-mouth baseline; dfrf_jax/eval/lipsync_report.py) under the 'lipsync' key, with the
+picture OUT_DIR/lipsync.png.
 
 --audio takes precomputed features (.npy, [T, 16, D] windows or [2T, D] rows) or any audio/video file;
 a file is turned into features with the extractor the dataset was made with (its aud_features.json,
@@ -30,7 +33,7 @@ from dfrf_jax.cli import run_cli
 from dfrf_jax.config import default_config
 from dfrf_jax.data import audio_io
 from dfrf_jax.data.dataset import Identity
-from dfrf_jax.eval import report, video
+from dfrf_jax.eval import lipsync_report, report, video
 from dfrf_jax.model.layers import PRECISIONS
 from dfrf_jax.train import progress
 
@@ -124,8 +127,10 @@ def main(argv: list[str]) -> None:
     per_frame, summary = api.evaluate_frames(frames, gt, lpips_fn)
     baseline = api.baseline_metrics(bg, gt, lpips_fn)
     print(report.metrics_table([{'frames': 'model', **summary}, {'frames': 'background only', **baseline}]))
+    lip = lipsync_report.score_identity(frames, gt, identity, plan.split, plan.positions, _OUT.value)
+    print(lipsync_report.lipsync_table(lip))
     report.write_metrics_json(os.path.join(_OUT.value, 'metrics.json'), per_frame,
-                              {**summary, 'step': step, 'baseline': baseline})
+                              {**summary, 'step': step, 'baseline': baseline, 'lipsync': lip})
 
 
 def run() -> None:

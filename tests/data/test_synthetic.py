@@ -11,6 +11,7 @@ from scipy.io import wavfile
 
 from dfrf_jax.data import synthetic
 from dfrf_jax.data import synthetic_scene as scene
+from dfrf_jax.data import synthetic_speech as speech
 
 SPEC = synthetic.SynthSpec(image_size=48, num_frames=40, num_base_ids=2, finetune_name='ft', seed=7)
 IDENTITY_FILES = ('transforms_train.json', 'transforms_val.json', 'bc.jpg', 'aud.npy', 'aud.wav',
@@ -97,7 +98,8 @@ def test_images_and_rects_match_the_exact_render(dataset):
   camera = scene.default_camera(48)
   folder = _identity_dirs(out)[2]
   meta = _read_json(os.path.join(folder, 'synth_meta.json'))
-  person = synthetic.sample_person(SPEC.seed, synthetic.FINETUNE_ROLE, 0, SPEC.num_frames)
+  person = synthetic.sample_person(SPEC.seed, synthetic.FINETUNE_ROLE, 0, SPEC.num_frames,
+                                  SPEC.train_fraction)
   assert meta['identity'] == json.loads(json.dumps(dataclasses.asdict(person.identity)))
   for frame in _frames(folder)[::7]:
     k = frame['img_id']
@@ -112,8 +114,9 @@ def test_images_and_rects_match_the_exact_render(dataset):
     assert x <= cols.min() and cols.max() <= x + w and y <= rows.min() and rows.max() <= y + h
     assert w * h < 0.8 * 48 * 48
     rows, cols = np.nonzero(np.isin(rendered.label, (scene.LIPS, scene.MOUTH)))
-    x, y, w, h = frame['lip_rect']
-    assert x <= cols.min() and cols.max() <= x + w and y <= rows.min() and rows.max() <= y + h
+    for rect in (frame['lip_rect'], meta['mouth_box'][k]):
+      x, y, w, h = rect
+      assert x <= cols.min() and cols.max() <= x + w and y <= rows.min() and rows.max() <= y + h
     assert meta['mouth_pixels'][k] == np.sum(rendered.label == scene.MOUTH)
   bc = _image(os.path.join(folder, 'bc.jpg'))
   assert np.abs(bc - scene.render_plate(person.identity, camera)).mean() < 0.015
@@ -182,6 +185,20 @@ def test_existing_output_needs_overwrite(tmp_path):
 def test_bad_spec_raises(kwargs, message):
   with pytest.raises(ValueError, match=message):
     synthetic.SynthSpec(**kwargs)
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_head_pose_does_not_follow_the_mouth(seed):
+  num_frames, num_train = 100, 50
+  person = synthetic.sample_person(seed, synthetic.FINETUNE_ROLE, 0, num_frames)
+  times = np.arange(num_frames) / speech.FRAME_RATE
+  opening, _ = speech.mouth_opening(person.utterance, times)
+  jitter = scene.pose_jitter(person.motion, times)
+  assert np.all(np.std(jitter, axis=0) > 0)
+  for frames in (slice(None), slice(0, num_train), slice(num_train, None)):
+    for channel in range(6):
+      r = np.corrcoef(jitter[frames, channel], opening[frames])[0, 1]
+      assert abs(r) < 0.2, (seed, frames, channel, r)
 
 
 def test_bounding_rect_is_inclusive_and_clipped():

@@ -51,6 +51,9 @@ def test_renders_the_val_split_with_audio_and_metrics(workdir, tmp_path):
   assert {'psnr', 'ssim', 'baseline', 'per_frame'} <= set(metrics)
   assert metrics['step'] == 3 and len(metrics['per_frame']) == 3
   assert 'background only' in result.stdout
+  lip = metrics['lipsync']
+  assert lip['kind'] == 'synthetic' and len(lip['model']['opening']) == 3
+  assert 'frozen mouth' in result.stdout and (out / 'lipsync.png').is_file()
 
   # dfrf-evaluate on the written PNGs agrees with the render's own metrics (up to 8-bit rounding).
   result = _run('dfrf_jax.eval.main', f'--pred={out / "frames"}', f'--data_dir={DATASET}',
