@@ -74,11 +74,13 @@ def test_train_step_lowers_the_loss_of_a_batch(setup):
   train_step = api.make_train_step(model, config, near, far, mesh)
   batch = api.shard(api.draw_batch(np.random.default_rng(0), identities, config), mesh)
   losses = []
-  for _ in range(10):  # dfrf-train's first steps: smoothing off, warp on
+  # dfrf-train's first steps: smoothing off, warp on. The coarse field of this seed dies within 5
+  # steps and is revived by the density noise (docs/training.md, "Dead fields") after about 15.
+  for _ in range(30):
     state, metrics = train_step(state, batch, False, True)
     assert bool(metrics['finite'])
     losses.append(float(metrics['loss']))
-  assert int(state.step) == 10
+  assert int(state.step) == 30
   assert np.mean(losses[-3:]) < 0.8 * losses[0], losses
 
 
