@@ -18,6 +18,7 @@ import json
 import os
 from typing import Any
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -154,7 +155,15 @@ def restore(mgr: ocp.CheckpointManager, step: int, abstract_params: Params | Non
 
 def _check_architecture(mgr: ocp.CheckpointManager, step: int, abstract_params: Params) -> None:
   """Raises CheckpointError when checkpoint `step` stores params of other shapes than expected."""
-  stored = mgr.item_metadata(step)['params']
+  # Read from disk: a manager that has not saved or restored 'params' yet knows no handler for it
+  # (its item_metadata is None). Orbax warns that this item has no step-level metadata file.
+  path = os.path.join(os.fspath(mgr.directory), str(step), 'params')
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)
+  try:
+    stored = ocp.StandardCheckpointer().metadata(path).item_metadata
+  finally:
+    logging.set_verbosity(verbosity)
   problems = torch_import.param_mismatches(getattr(stored, 'tree', stored), abstract_params)
   if problems:
     more = f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''

@@ -21,4 +21,4 @@ def test_one_seed_with_a_val_render(tmp_path):
   assert 'coarse' in run['dead'] and run['live'][0] == 0.0
   assert run['coarse'][1] - run['coarse'][0] < 1.0
   assert 10.0 < run['val_psnr'] < 40.0
-  assert '1 of 1 runs with a dead field (1 dead fields)' in done.stdout
+  assert '1 of 1 runs with a dead field' in done.stdout
