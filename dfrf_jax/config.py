@@ -105,6 +105,9 @@ def default_config() -> ml_collections.ConfigDict:
   d.N_rand = 850            # N_rand: rays per training step
   d.sample_rate = 0.95      # sample_rate: share of rays drawn inside face_rect
   d.face_rect_transposed = True  # the authors' row/column mix-up when testing face_rect
+  # Share of rays drawn inside each frame's lip_rect, out of the face_rect share (no authors' flag:
+  # their loader ignores lip_rect). 0: the authors' sampling. docs/training.md, "Mouth rays".
+  d.lip_sample_rate = 0.0
   # refer_from_train: train-list positions of the fixed test-time references (the first
   # num_reference_images are used). () picks evenly spaced train positions instead, for clips
   # with fewer than 201 train frames.
@@ -242,6 +245,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     kind = 'an integer' if isinstance(value, int) else 'a finite number'
     if not math.isfinite(value) or value < low or (strict and value == low):
       raise ConfigError(f'config.{path} = {value!r}: expected {kind} {">" if strict else ">="} {low}')
+  lips, face = config.data.lip_sample_rate, config.data.sample_rate
+  if not 0 <= lips <= max(face, 0):
+    raise ConfigError(f'config.data.lip_sample_rate = {lips!r}: expected a share >= 0 and at most '
+                      f'config.data.sample_rate = {face!r} (mouth rays are part of the face rays)')
   near, far = config.render.near, config.render.far
   if not near < far:
     raise ConfigError(f'config.render.near = {near!r}, config.render.far = {far!r}: expected '

@@ -21,6 +21,10 @@ def test_the_default_and_shipped_configs_are_valid():
     ('train', 'i_weights', 0, 'config.train.i_weights = 0: expected an integer >= 1'),
     ('model', 'netwidth_fine', 0, 'config.model.netwidth_fine = 0: expected an integer >= 1'),
     ('render', 'far', 0.3, 'config.render.near = 0.3, config.render.far = 0.3: expected near < far'),
+    ('data', 'lip_sample_rate', 0.99, 'config.data.lip_sample_rate = 0.99: expected a share >= 0 and '
+     'at most config.data.sample_rate = 0.95 (mouth rays are part of the face rays)'),
+    ('data', 'lip_sample_rate', -0.1, 'config.data.lip_sample_rate = -0.1: expected a share >= 0 and '
+     'at most config.data.sample_rate = 0.95 (mouth rays are part of the face rays)'),
 ])
 def test_a_value_out_of_range_is_named_with_its_range(section, field, value, expected):
   config = config_lib.default_config()

@@ -75,6 +75,8 @@ class Split:
     aud_ids: [N] int64 rows of aud.npy (clamped to F - 1 when read).
     poses: [N, 3, 4] float32 camera-to-world matrices [R | c], world units.
     face_rects: [N, 4] int32 (x, y, w, h) in pixels as stored (x is a column).
+    lip_rects: [N, 4] int32 (x, y, w, h) of the mouth in pixels (x is a column), or None when the
+      JSON's frames carry no `lip_rect` (the authors write it but never read it).
     image_paths: N paths of `com_imgs/<img_id>.jpg`.
     bg_paths: N paths of `<bc_type>/<img_id>.jpg`.
   """
@@ -83,6 +85,7 @@ class Split:
   aud_ids: np.ndarray
   poses: np.ndarray
   face_rects: np.ndarray
+  lip_rects: np.ndarray | None
   image_paths: tuple[str, ...]
   bg_paths: tuple[str, ...]
 
@@ -266,7 +269,7 @@ def _read_split(root: str, json_name: str, bc_type: str,
   frames = _field(meta, 'frames', path)
   if not isinstance(frames, list) or not frames:
     raise DatasetError(f'{path}: frames must be a non-empty list of frames, got {frames!r:.60}')
-  img_ids, aud_ids, poses, rects = [], [], [], []
+  img_ids, aud_ids, poses, rects, lip_rects = [], [], [], [], []
   for k, frame in enumerate(frames):
     where = f'{path}: frames[{k}]'
     if not isinstance(frame, dict):
@@ -283,14 +286,32 @@ def _read_split(root: str, json_name: str, bc_type: str,
     if not isinstance(rect, list) or len(rect) != 4:
       raise DatasetError(f'{where}.face_rect: expected [x, y, w, h], got {rect!r}')
     rects.append([_as_int(v, f'{where}.face_rect', minimum=0) for v in rect])
+    lip_rects.append(_optional_rect(frame, 'lip_rect', where))
+  has_lips = [r is not None for r in lip_rects]
+  if any(has_lips) and not all(has_lips):
+    missing = has_lips.index(False)
+    raise DatasetError(f'{path}: frames[{missing}]: missing key \'lip_rect\' (other frames have one; '
+                       f'expected it on every frame or on none)')
   image_paths = tuple(os.path.join(root, IMAGE_DIR, f'{i}.jpg') for i in img_ids)
   bg_paths = tuple(os.path.join(root, bc_type, f'{i}.jpg') for i in img_ids)
   split = Split(source=path, img_ids=_frozen(np.array(img_ids, np.int64)),
                 aud_ids=_frozen(np.array(aud_ids, np.int64)),
                 poses=_frozen(np.stack(poses).astype(np.float32)),
-                face_rects=_frozen(np.array(rects, np.int32)), image_paths=image_paths,
+                face_rects=_frozen(np.array(rects, np.int32)),
+                lip_rects=_frozen(np.array(lip_rects, np.int32)) if all(has_lips) else None,
+                image_paths=image_paths,
                 bg_paths=bg_paths)
   return camera, split
+
+
+def _optional_rect(frame: dict[str, Any], key: str, where: str) -> list[int] | None:
+  """frame[key] as [x, y, w, h] ints >= 0, or None when the frame has no such key."""
+  if key not in frame:
+    return None
+  rect = frame[key]
+  if not isinstance(rect, list) or len(rect) != 4:
+    raise DatasetError(f'{where}.{key}: expected [x, y, w, h], got {rect!r}')
+  return [_as_int(v, f'{where}.{key}', minimum=0) for v in rect]
 
 
 def _read_json(path: str) -> dict[str, Any]:

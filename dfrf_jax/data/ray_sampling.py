@@ -1,4 +1,9 @@
-"""Chooses the training pixels of one frame: most inside the face rectangle, the rest outside."""
+"""Chooses the training pixels of one frame: most inside the face rectangle, the rest outside.
+
+Optionally a share of them inside the mouth rectangle (lip_rect) first: the mouth is under 2% of a
+frame's pixels, so with the authors' sampling a step sees only a few mouth rays, which is too little
+signal for the audio path to learn the mouth from (docs/training.md, "Mouth rays").
+"""
 
 import chex
 import numpy as np
@@ -26,12 +31,17 @@ def face_rect_mask(height: int, width: int, face_rect: np.ndarray,
 
 
 def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_rect: np.ndarray,
-                      n_rand: int, sample_rate: float, transposed: bool = True) -> np.ndarray:
-  """Distinct training pixels of one frame, as the authors' `train()` draws them.
+                      n_rand: int, sample_rate: float, transposed: bool = True,
+                      lip_rect: np.ndarray | None = None, lip_rate: float = 0.0) -> np.ndarray:
+  """Distinct training pixels of one frame, as the authors' `train()` draws them, plus mouth rays.
 
   With sample_rate > 0, floor(n_rand * sample_rate) distinct pixels are drawn uniformly inside the
   face rectangle (see `face_rect_mask`) and the other pixels uniformly outside it, rectangle pixels
   first. With sample_rate <= 0, n_rand distinct pixels are drawn uniformly from the whole image.
+  With lip_rate > 0, floor(n_rand * lip_rate) of the face-rectangle pixels are instead drawn first,
+  uniformly inside lip_rect (tested untransposed: x <= col <= x + w, y <= row <= y + h); the face and
+  outside pixels are then drawn among the pixels not yet chosen. lip_rate = 0 draws exactly the
+  authors' pixels from the same random stream.
 
   Args:
     rng: source of randomness.
@@ -41,24 +51,46 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
     n_rand: number of pixels (the authors' N_rand).
     sample_rate: share of pixels inside the rectangle (config `data.sample_rate`).
     transposed: the authors' rectangle test (config `data.face_rect_transposed`).
+    lip_rect: [4] (x, y, w, h) of the mouth; needed when lip_rate > 0.
+    lip_rate: share of pixels inside lip_rect (config `data.lip_sample_rate`), at most sample_rate.
 
   Returns:
-    [n_rand, 2] int32 (row, col) pixel coordinates, no pixel twice.
+    [n_rand, 2] int32 (row, col) pixel coordinates, no pixel twice (mouth pixels first).
   """
   if n_rand > height * width:
     raise ValueError(f'n_rand = {n_rand} exceeds the {height}x{width} image')
-  if sample_rate <= 0:
+  n_lip = int(n_rand * lip_rate)
+  if sample_rate <= 0 and n_lip == 0:
     flat = rng.choice(height * width, size=n_rand, replace=False)
-  else:
-    inside = face_rect_mask(height, width, face_rect, transposed).ravel()
-    inside_flat, outside_flat = np.flatnonzero(inside), np.flatnonzero(~inside)
-    n_inside = int(n_rand * sample_rate)
-    n_outside = n_rand - n_inside
-    if n_inside > inside_flat.size or n_outside > outside_flat.size:
-      raise ValueError(
-          f'face_rect {[int(v) for v in face_rect]} (transposed={transposed}) covers '
-          f'{inside_flat.size} pixels and leaves {outside_flat.size} outside; {n_inside} inside '
-          f'and {n_outside} outside needed')
-    flat = np.concatenate([rng.choice(inside_flat, size=n_inside, replace=False),
-                           rng.choice(outside_flat, size=n_outside, replace=False)])
+    return _rows_cols(flat, width)
+  if n_lip > int(n_rand * sample_rate):
+    raise ValueError(f'lip_rate = {lip_rate} exceeds sample_rate = {sample_rate}: the mouth rays are '
+                     'a part of the face-rectangle rays')
+  inside = face_rect_mask(height, width, face_rect, transposed).ravel()
+  chosen = np.zeros(height * width, bool)
+  lip_flat = np.zeros(0, np.int64)
+  if n_lip:
+    if lip_rect is None:
+      raise ValueError('lip_rate > 0 needs the frame\'s lip_rect')
+    lips = np.flatnonzero(face_rect_mask(height, width, lip_rect, transposed=False))
+    if n_lip > lips.size:
+      raise ValueError(f'lip_rect {[int(v) for v in lip_rect]} covers {lips.size} pixels; '
+                       f'{n_lip} mouth rays needed')
+    lip_flat = rng.choice(lips, size=n_lip, replace=False)
+    chosen[lip_flat] = True
+  inside_flat, outside_flat = np.flatnonzero(inside & ~chosen), np.flatnonzero(~inside & ~chosen)
+  n_inside = int(n_rand * sample_rate) - n_lip
+  n_outside = n_rand - n_lip - n_inside
+  if n_inside > inside_flat.size or n_outside > outside_flat.size:
+    raise ValueError(
+        f'face_rect {[int(v) for v in face_rect]} (transposed={transposed}) covers '
+        f'{inside_flat.size} pixels and leaves {outside_flat.size} outside; {n_inside} inside '
+        f'and {n_outside} outside needed')
+  flat = np.concatenate([lip_flat,
+                         rng.choice(inside_flat, size=n_inside, replace=False),
+                         rng.choice(outside_flat, size=n_outside, replace=False)])
+  return _rows_cols(flat, width)
+
+
+def _rows_cols(flat: np.ndarray, width: int) -> np.ndarray:
   return np.stack(np.divmod(flat, width), -1).astype(np.int32)

@@ -45,16 +45,10 @@ _ROWS = (('model', 'model'), ('frozen_mouth', 'frozen mouth'), ('ground_truth', 
 
 def lip_rects(split: Split, positions: np.ndarray) -> np.ndarray:
   """The lip_rect [x, y, w, h] of the split's frames at `positions` [T]: [T, 4] int64."""
-  with open(split.source) as f:
-    frames = json.load(f)['frames']
-  rects = []
-  for p in positions:
-    rect = frames[int(p)].get('lip_rect')
-    if not isinstance(rect, list) or len(rect) != 4:
-      raise UserError(f'{split.source}: frames[{int(p)}].lip_rect: expected [x, y, w, h] to place '
-                      f'the mouth for the lip-sync scores, got {rect!r}')
-    rects.append(rect)
-  return np.asarray(rects, np.int64)
+  if split.lip_rects is None:
+    raise UserError(f'{split.source}: frames have no lip_rect; expected [x, y, w, h] on every frame '
+                    'to place the mouth for the lip-sync scores')
+  return np.asarray(split.lip_rects, np.int64)[np.asarray(positions, np.int64)]
 
 
 def _synth_meta(identity: Identity) -> dict[str, Any] | None:

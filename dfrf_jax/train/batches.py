@@ -1,7 +1,7 @@
 """Training batches drawn on the host as the authors' `train()` does, prepared ahead in a thread.
 
 One batch is one frame: an identity uniformly, then one of its train frames uniformly, its references
-(`training_references`), N_rand pixels (`sample_ray_pixels`, face_rect share), the target and background
+(`training_references`), N_rand pixels (`sample_ray_pixels`, face_rect and lip_rect shares), the target and background
 colours at those pixels and the frame's 8-frame audio window. All randomness comes from one numpy
 Generator, whose bit_generator state after each batch is returned with it, so a checkpoint can record
 where the stream stands and a resumed run draws the same batches.
@@ -21,6 +21,7 @@ import numpy as np
 
 from dfrf_jax.data.audio_windows import smoothing_window
 from dfrf_jax.data.dataset import Identity, split_aud_windows
+from dfrf_jax.data.errors import DatasetError
 from dfrf_jax.data.ray_sampling import sample_ray_pixels
 from dfrf_jax.data.references import training_references
 
@@ -59,8 +60,13 @@ def draw_batch(rng: np.random.Generator, identities: list[Identity],
   target = int(rng.integers(len(train)))
   refs = training_references(rng, train, target, config.model.num_reference_images)
   cam = identity.intrinsics
+  lip_rate = config.data.lip_sample_rate
+  if lip_rate > 0 and train.lip_rects is None:
+    raise DatasetError(f'{train.source}: frames have no lip_rect, which config.data.lip_sample_rate = '
+                       f'{lip_rate} needs (set it to 0 to train without mouth rays)')
   pixels = sample_ray_pixels(rng, cam.height, cam.width, train.face_rects[target], config.data.N_rand,
-                             config.data.sample_rate, config.data.face_rect_transposed)
+                             config.data.sample_rate, config.data.face_rect_transposed,
+                             None if train.lip_rects is None else train.lip_rects[target], lip_rate)
   rows, cols = pixels[:, 0], pixels[:, 1]
   aud = smoothing_window(split_aud_windows(identity, train), target, config.model.smo_size,
                          valid_count=len(train))

@@ -265,3 +265,27 @@ def test_identities_of_different_sizes(tmp_path):
   Image.open(FIXTURE_IDENTITY / 'bc.jpg').resize((32, 32)).save(small / 'bc.jpg')
   with pytest.raises(DatasetError, match=r'1/bc.jpg: image size 32x32 \(HxW\), expected 64x64'):
     dataset.load_dataset(str(base))
+
+
+def test_lip_rects_are_read():
+  identity = dataset.load_identity(str(FIXTURE_IDENTITY))
+  meta = json.loads((FIXTURE_IDENTITY / 'transforms_train.json').read_text())
+  np.testing.assert_array_equal(identity.train.lip_rects,
+                                [frame['lip_rect'] for frame in meta['frames']])
+
+
+def test_lip_rect_on_some_frames_only(root):
+  _edit_frame(root, 3, lambda frame: frame.pop('lip_rect'))
+  _load_fails(root, r"transforms_train.json: frames\[3\]: missing key 'lip_rect' \(other frames")
+
+
+def test_no_lip_rects_at_all_is_fine(root):
+  _edit_json(root / 'transforms_train.json',
+             lambda meta: [frame.pop('lip_rect') for frame in meta['frames']])
+  assert dataset.load_identity(str(root)).train.lip_rects is None
+
+
+@pytest.mark.parametrize('rect', [[1, 2, 3], [1, 2, 3, -4], 'lips'])
+def test_bad_lip_rect(root, rect):
+  _edit_frame(root, 1, lambda frame: frame.update(lip_rect=rect))
+  _load_fails(root, r'frames\[1\].lip_rect: expected')

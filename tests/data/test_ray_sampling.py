@@ -88,3 +88,35 @@ def test_errors():
 def test_face_rect_must_have_four_values():
   with pytest.raises(AssertionError):
     ray_sampling.sample_ray_pixels(np.random.default_rng(0), 8, 8, np.array([1, 2, 3]), 4, 0.5)
+
+
+# Mouth rectangle: x (column) 20, y (row) 14, w 9, h 5 -> rows 14..19 x cols 20..29 (60 pixels).
+_LIPS = np.array([20, 14, 9, 5])
+
+
+@pytest.mark.parametrize('transposed', [True, False])
+def test_mouth_rays_come_first_and_the_rest_keep_their_counts(transposed):
+  rng = np.random.default_rng(7)
+  pixels = ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 200, 0.9, transposed, _LIPS, 0.2)
+  row, col = pixels[:, 0], pixels[:, 1]
+  in_lips = (14 <= row) & (row <= 19) & (20 <= col) & (col <= 29)
+  assert in_lips[:40].all()  # int(200 * 0.2) mouth rays
+  inside = _inside(pixels, transposed)
+  assert inside[40:180].all() and not inside[180:].any()  # 180 - 40 face rays, then 20 outside
+  assert len({tuple(p) for p in pixels.tolist()}) == 200
+
+
+def test_no_mouth_share_draws_the_authors_pixels():
+  draw = lambda **kw: ray_sampling.sample_ray_pixels(np.random.default_rng(9), _H, _W, _RECT, 100,
+                                                     0.95, **kw)
+  np.testing.assert_array_equal(draw(), draw(lip_rect=_LIPS, lip_rate=0.0))
+
+
+def test_mouth_share_errors():
+  rng = np.random.default_rng(0)
+  with pytest.raises(ValueError, match='lip_rate = 0.5 exceeds sample_rate = 0.3'):
+    ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.3, lip_rect=_LIPS, lip_rate=0.5)
+  with pytest.raises(ValueError, match="needs the frame's lip_rect"):
+    ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.9, lip_rate=0.1)
+  with pytest.raises(ValueError, match=r'lip_rect \[20, 14, 9, 5\] covers 60 pixels; 80 mouth'):
+    ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.9, lip_rect=_LIPS, lip_rate=0.8)

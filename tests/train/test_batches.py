@@ -1,4 +1,6 @@
-"""Host batches: contents against the dataset, replay from a saved Generator state, prefetching, sharding."""
+"""Host batches: contents against the dataset, mouth rays, replay from a saved Generator state, prefetching, sharding."""
+
+import dataclasses
 
 import jax
 import numpy as np
@@ -28,6 +30,29 @@ def test_batch_holds_the_frame_pixels_and_train_references():
     ref = int(np.flatnonzero(np.all(identity.train.poses == pose, axis=(1, 2)))[0])
     assert ref != frame
     np.testing.assert_array_equal(image, identity.image(identity.train, ref))
+
+
+def test_mouth_share_draws_inside_the_frames_lip_rect():
+  config = tiny_config()
+  config.data.lip_sample_rate = 0.25
+  identities = load_dataset(DATASET)
+  train = identities[0].train
+  batch = batches.draw_batch(np.random.default_rng(4), identities, config)
+  frame = int(np.flatnonzero(np.all(train.poses == batch.c2w, axis=(1, 2)))[0])
+  x, y, w, h = train.lip_rects[frame]
+  n_lip = int(config.data.N_rand * 0.25)
+  rows, cols = batch.pixels[:n_lip, 0], batch.pixels[:n_lip, 1]
+  assert ((y <= rows) & (rows <= y + h) & (x <= cols) & (cols <= x + w)).all()
+
+
+def test_mouth_share_without_lip_rects_names_the_file(tmp_path):
+  config = tiny_config()
+  config.data.lip_sample_rate = 0.25
+  identity = load_dataset(DATASET)[0]
+  bare = dataclasses.replace(identity, train=dataclasses.replace(identity.train, lip_rects=None))
+  with pytest.raises(ValueError, match=r'transforms_train.json: frames have no lip_rect, which '
+                     r'config.data.lip_sample_rate = 0.25 needs'):
+    batches.draw_batch(np.random.default_rng(0), [bare], config)
 
 
 def test_saved_generator_state_replays_the_stream():
