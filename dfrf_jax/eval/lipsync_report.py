@@ -22,6 +22,11 @@ The 'lipsync' entry of metrics.json holds:
                   true opening), true_opening (per frame)
   landmarks also: frames_with_face (frames whose ground truth shows a face; only they are
                   scored), ground_truth_opening (inner-lip gap, pixels)
+  audio_swap      (synthetic, dfrf-render --audio_swap) the same poses driven by the audio in
+                  reverse order, `lipsync.audio_swap`: slope_ratio (amplitude of the mouth's
+                  response to the driving opening, 1 = the ground truth's), driving_r (r with the
+                  driving audio's opening), own_r (r with the frames' own opening; near 0 when the
+                  audio drives the mouth)
 or, when the landmark model is not installed, {'kind': 'landmarks', 'skipped': why}.
 """
 
@@ -80,12 +85,8 @@ def score_identity(pred: np.ndarray, gt: np.ndarray, identity: Identity, split: 
   """
   height, width = gt.shape[1:3]
   meta = _synth_meta(identity)
+  boxes = _mouth_boxes(meta, split, positions, height, width)
   img_ids = split.img_ids[np.asarray(positions)]
-  if meta is not None and 'mouth_box' in meta:
-    rects = np.asarray(meta['mouth_box'], np.int64)[img_ids]
-  else:
-    rects = lip_rects(split, positions)
-  boxes = lipsync.fixed_size_boxes(rects, height, width)
   gt_crops, pred_crops = lipsync.crop_mouths(gt, boxes), lipsync.crop_mouths(pred, boxes)
   if meta is not None:
     opening = np.asarray(meta['mouth_opening'], np.float64)[img_ids]
@@ -107,6 +108,47 @@ def score_identity(pred: np.ndarray, gt: np.ndarray, identity: Identity, split: 
   lipsync_figure.write_figure(os.path.join(out_dir, FIGURE), series, np.asarray(reference),
                               gt_crops, pred_crops)
   return {**result, 'figure': FIGURE}
+
+
+def _mouth_boxes(meta: dict[str, Any] | None, split: Split, positions: np.ndarray, height: int,
+                 width: int) -> np.ndarray:
+  """Fixed-size mouth boxes [T, 4] of the frames at `positions` (module docstring)."""
+  if meta is not None and 'mouth_box' in meta:
+    rects = np.asarray(meta['mouth_box'], np.int64)[split.img_ids[np.asarray(positions)]]
+  else:
+    rects = lip_rects(split, positions)
+  return lipsync.fixed_size_boxes(rects, height, width)
+
+
+def reversed_audio(windows: np.ndarray) -> np.ndarray:
+  """The driving audio of the swap check: the frames' windows [T, 16, D] in reverse order."""
+  return np.asarray(windows)[::-1]
+
+
+def score_audio_swap(swapped: np.ndarray, identity: Identity, split: Split, positions: np.ndarray,
+                     result: dict[str, Any]) -> dict[str, float]:
+  """How frames rendered with `reversed_audio` follow it: the 'audio_swap' entry (module docstring).
+
+  Args:
+    swapped: [T, H, W, 3] the frames at `positions`, each driven by frame T-1-t's audio.
+    identity: a synthetic identity (with synth_meta.json).
+    split, positions: the rendered frames, as for `score_identity`.
+    result: `score_identity`'s result for the same frames with their own audio (its threshold
+      and gt_slope are reused, so both are measured alike).
+  """
+  meta = _synth_meta(identity)
+  if meta is None or result.get('kind') != 'synthetic':
+    raise UserError(f'{identity.root}: the audio-swap check needs a synthetic dataset (its '
+                    f'{SYNTH_META} holds the true mouth opening)')
+  boxes = _mouth_boxes(meta, split, positions, swapped.shape[1], swapped.shape[2])
+  own = np.asarray(meta['mouth_opening'], np.float64)[split.img_ids[np.asarray(positions)]]
+  measured = lipsync.darkness(lipsync.crop_mouths(swapped, boxes), result['threshold'])
+  return lipsync.audio_swap(measured, own[::-1], own, result['gt_slope'])
+
+
+def audio_swap_table(swap: dict[str, float]) -> str:
+  """The audio-swap scores as a one-row text table."""
+  return report.metrics_table([{'audio swap (reversed)': 'model', **swap}])
 
 
 def lipsync_table(result: dict[str, Any]) -> str:

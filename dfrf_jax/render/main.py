@@ -10,7 +10,8 @@ OUT_DIR/metrics.json compares the frames with the ground truth (PSNR, SSIM, and 
 eval.lpips_*_path name weight files), next to the background-only baseline, and scores the mouth
 (lip-sync: its opening against the truth on synthetic data, dlib's mouth landmarks on real footage,
 next to a frozen-mouth baseline; dfrf_jax/eval/lipsync_report.py) under the 'lipsync' key, with the
-picture OUT_DIR/lipsync.png.
+picture OUT_DIR/lipsync.png. --audio_swap (synthetic data) also renders the frames driven by their audio
+reversed and scores whether the mouth follows the driving audio rather than the frame's.
 
 --audio takes precomputed features (.npy, [T, 16, D] windows or [2T, D] rows) or any audio/video file;
 a file is turned into features with the extractor the dataset was made with (its aud_features.json,
@@ -21,6 +22,7 @@ Writes OUT_DIR/frames/000.png ..., OUT_DIR/render.mp4 (25 fps, with audio) and, 
 OUT_DIR/metrics.json; frames/ and render.mp4 appear only when complete.
 """
 
+import dataclasses
 import os
 import sys
 
@@ -50,6 +52,10 @@ _SAMPLER = flags.DEFINE_enum('sampler', None, ['dense', 'accelerated'], 'Ray mar
                              "run's render.sampler): 'dense' evaluates every sample as the authors "
                              "do; 'accelerated' skips empty space with an occupancy grid built from "
                              'the model and stops opaque rays early.')
+_AUDIO_SWAP = flags.DEFINE_bool('audio_swap', False, 'On a synthetic dataset, also render the same '
+                                 'frames driven by their audio in reverse order and score whether '
+                                 "the mouth follows it (metrics.json 'lipsync.audio_swap'); doubles "
+                                 'the render time.')
 _PRECISION = flags.DEFINE_enum('precision', None, list(PRECISIONS), "Arithmetic of the networks' "
                                "kernel products (default: the run's precision): 'bf16' rounds their "
                                'inputs to bfloat16 and accumulates in float32 (for GPUs).')
@@ -95,6 +101,9 @@ def main(argv: list[str]) -> None:
   identity = identities[_IDENTITY.value]
   fps = config.eval.fps
   os.makedirs(_OUT.value, exist_ok=True)
+  if _AUDIO_SWAP.value and _AUDIO.value:
+    raise app.UsageError('--audio_swap scores the test set driven by its own audio reversed; it '
+                         'cannot be combined with --audio')
   if _AUDIO.value:
     plan = api.driven_plan(identity.val, api.driving_windows(identity, config, _AUDIO.value, fps),
                            _MAX_FRAMES.value)
@@ -129,6 +138,14 @@ def main(argv: list[str]) -> None:
     print(report.metrics_table([{'frames': 'model', **summary}, {'frames': 'background only', **baseline}]))
     lip = lipsync_report.score_identity(frames, gt, identity, plan.split, plan.positions, _OUT.value)
     print(lipsync_report.lipsync_table(lip))
+    if _AUDIO_SWAP.value:
+      swap_plan = dataclasses.replace(plan, windows=lipsync_report.reversed_audio(plan.windows),
+                                      has_ground_truth=False)
+      swapped = api.render_sequence(model, params, config, identity, swap_plan, near, far, step,
+                                    jax.random.key(_SEED.value), show_progress=True, grid=grid)
+      lip['audio_swap'] = lipsync_report.score_audio_swap(swapped, identity, plan.split,
+                                                          plan.positions, lip)
+      print(lipsync_report.audio_swap_table(lip['audio_swap']))
     report.write_metrics_json(os.path.join(_OUT.value, 'metrics.json'), per_frame,
                               {**summary, 'step': step, 'baseline': baseline, 'lipsync': lip})
 
@@ -136,7 +153,7 @@ def main(argv: list[str]) -> None:
 def run() -> None:
   """Console-script entry point."""
   run_cli(main, __doc__, ['workdir', 'data_dir', 'out', 'identity', 'audio', 'audio_track',
-                          'max_frames', 'seed', 'sampler', 'precision'], ['workdir', 'data_dir', 'out'])
+                          'max_frames', 'seed', 'sampler', 'audio_swap', 'precision'], ['workdir', 'data_dir', 'out'])
 
 
 if __name__ == '__main__':

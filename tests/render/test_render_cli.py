@@ -64,6 +64,21 @@ def test_renders_the_val_split_with_audio_and_metrics(workdir, tmp_path):
   assert evaluated['baseline']['psnr'] == pytest.approx(metrics['baseline']['psnr'], abs=1e-6)
 
 
+def test_audio_swap_renders_the_frames_again_with_their_audio_reversed(workdir, tmp_path):
+  out = tmp_path / 'out'
+  result = _run('dfrf_jax.render.main', f'--workdir={workdir}', f'--data_dir={DATASET}',
+                f'--out={out}', '--max_frames=4', '--sampler=dense', '--audio_swap')
+  assert result.returncode == 0, result.stderr[-2000:]
+  swap = json.loads((out / 'metrics.json').read_text())['lipsync']['audio_swap']
+  assert set(swap) == {'slope_ratio', 'driving_r', 'own_r'}
+  assert all(np.isfinite(v) for v in swap.values())
+  assert 'audio swap (reversed)' in result.stdout
+  assert len(os.listdir(out / 'frames')) == 4  # the swapped renders are scored, not written
+  result = _run('dfrf_jax.render.main', f'--workdir={workdir}', f'--data_dir={DATASET}',
+                f'--out={out}', f'--audio={tmp_path / "x.npy"}', '--audio_swap')
+  assert result.returncode != 0 and 'cannot be combined with --audio' in result.stderr
+
+
 def test_drives_with_other_features_longer_than_the_poses(workdir, tmp_path):
   features = np.random.default_rng(0).normal(size=(15, 16, 29)).astype(np.float32)
   np.save(tmp_path / 'feats.npy', features)
