@@ -6,6 +6,7 @@ paper differs, the paper's variant is a switch (documented next to it). `validat
 config before a run starts; `check_field` tells a mistyped field name from a real one.
 """
 
+import ast
 import difflib
 import math
 from typing import Any
@@ -207,6 +208,29 @@ def check_field(config: ml_collections.ConfigDict, path: str, prefix: str = 'con
       raise ConfigError(f'{".".join([prefix, *done, name])}: no such field; {expected}')
     node = node[name]
     done.append(name)
+
+
+def set_field(config: ml_collections.ConfigDict, assignment: str) -> None:
+  """Applies one `section.field=value` override, as the scripts' --set flags take it.
+
+  The value is read as a Python literal (`5e-4`, `(2,)`, `'dense'`) or else kept as a string.
+
+  Raises:
+    ConfigError: no `=`, or no such field (`check_field`).
+  """
+  path, sep, text = assignment.partition('=')
+  if not sep:
+    raise ConfigError(f'--set={assignment}: expected section.field=value')
+  check_field(config, path)
+  try:
+    value = ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    value = text
+  *sections, name = path.split('.')
+  node = config
+  for section in sections:
+    node = node[section]
+  node[name] = value
 
 
 # (dotted field, lowest allowed value, whether the lowest value itself is excluded).

@@ -46,3 +46,16 @@ def test_an_unknown_field_gets_a_suggestion(path, expected):
 
 def test_a_known_field_passes():
   config_lib.check_field(config_lib.default_config(), 'render.accel.dilation')
+
+
+def test_set_field_reads_literals_and_keeps_strings():
+  config = config_lib.default_config()
+  config_lib.set_field(config, 'train.lrate=5e-4')
+  config_lib.set_field(config, 'model.skips=(2,)')
+  config_lib.set_field(config, 'render.sampler=dense')
+  assert config.train.lrate == 5e-4 and config.model.skips == (2,)
+  assert config.render.sampler == 'dense'
+  with pytest.raises(config_lib.ConfigError, match='expected section.field=value'):
+    config_lib.set_field(config, 'train.lrate')
+  with pytest.raises(config_lib.ConfigError, match='did you mean'):
+    config_lib.set_field(config, 'train.lrat=1.0')

@@ -38,8 +38,8 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
   With sample_rate > 0, floor(n_rand * sample_rate) distinct pixels are drawn uniformly inside the
   face rectangle (see `face_rect_mask`) and the other pixels uniformly outside it, rectangle pixels
   first. With sample_rate <= 0, n_rand distinct pixels are drawn uniformly from the whole image.
-  With lip_rate > 0, floor(n_rand * lip_rate) of the face-rectangle pixels are instead drawn first,
-  uniformly inside lip_rect (tested untransposed: x <= col <= x + w, y <= row <= y + h); the face and
+  With lip_rate > 0, floor(n_rand * lip_rate) of the face-rectangle pixels (or all of lip_rect's
+  pixels, when it holds fewer) are instead drawn first, uniformly inside lip_rect (tested untransposed: x <= col <= x + w, y <= row <= y + h); the face and
   outside pixels are then drawn among the pixels not yet chosen. lip_rate = 0 draws exactly the
   authors' pixels from the same random stream.
 
@@ -59,13 +59,13 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
   """
   if n_rand > height * width:
     raise ValueError(f'n_rand = {n_rand} exceeds the {height}x{width} image')
+  n_face = int(n_rand * sample_rate) if sample_rate > 0 else 0
   n_lip = int(n_rand * lip_rate)
-  if sample_rate <= 0 and n_lip == 0:
-    flat = rng.choice(height * width, size=n_rand, replace=False)
-    return _rows_cols(flat, width)
-  if n_lip > int(n_rand * sample_rate):
+  if n_lip > n_face:
     raise ValueError(f'lip_rate = {lip_rate} exceeds sample_rate = {sample_rate}: the mouth rays are '
                      'a part of the face-rectangle rays')
+  if n_lip == 0 and sample_rate <= 0:
+    return _rows_cols(rng.choice(height * width, size=n_rand, replace=False), width)
   inside = face_rect_mask(height, width, face_rect, transposed).ravel()
   chosen = np.zeros(height * width, bool)
   lip_flat = np.zeros(0, np.int64)
@@ -73,14 +73,12 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
     if lip_rect is None:
       raise ValueError('lip_rate > 0 needs the frame\'s lip_rect')
     lips = np.flatnonzero(face_rect_mask(height, width, lip_rect, transposed=False))
-    if n_lip > lips.size:
-      raise ValueError(f'lip_rect {[int(v) for v in lip_rect]} covers {lips.size} pixels; '
-                       f'{n_lip} mouth rays needed')
-    lip_flat = rng.choice(lips, size=n_lip, replace=False)
+    # A closed mouth's rectangle may hold fewer pixels than asked for: it gives all of them.
+    lip_flat = rng.choice(lips, size=min(n_lip, lips.size), replace=False)
     chosen[lip_flat] = True
   inside_flat, outside_flat = np.flatnonzero(inside & ~chosen), np.flatnonzero(~inside & ~chosen)
-  n_inside = int(n_rand * sample_rate) - n_lip
-  n_outside = n_rand - n_lip - n_inside
+  n_inside = n_face - lip_flat.size
+  n_outside = n_rand - n_face
   if n_inside > inside_flat.size or n_outside > outside_flat.size:
     raise ValueError(
         f'face_rect {[int(v) for v in face_rect]} (transposed={transposed}) covers '

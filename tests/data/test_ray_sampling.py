@@ -118,5 +118,15 @@ def test_mouth_share_errors():
     ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.3, lip_rect=_LIPS, lip_rate=0.5)
   with pytest.raises(ValueError, match="needs the frame's lip_rect"):
     ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.9, lip_rate=0.1)
-  with pytest.raises(ValueError, match=r'lip_rect \[20, 14, 9, 5\] covers 60 pixels; 80 mouth'):
-    ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.9, lip_rect=_LIPS, lip_rate=0.8)
+
+
+def test_a_mouth_smaller_than_its_share_gives_all_its_pixels():
+  # 80 mouth rays asked for, 60 pixels in the rectangle: all 60, then 30 face and 10 outside rays.
+  rng = np.random.default_rng(11)
+  pixels = ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.9, True, _LIPS, 0.8)
+  row, col = pixels[:, 0], pixels[:, 1]
+  in_lips = (14 <= row) & (row <= 19) & (20 <= col) & (col <= 29)
+  assert in_lips[:60].all() and not in_lips[60:].any()
+  inside = _inside(pixels, True)
+  assert inside[60:90].all() and not inside[90:].any()
+  assert len({tuple(p) for p in pixels.tolist()}) == 100
