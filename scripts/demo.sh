@@ -4,7 +4,8 @@
 #   2. train a small base model across the base identities;
 #   3. fine-tune it on the first half of the held-out identity;
 #   4. render that identity's second half (unseen frames and audio) to PNGs and an mp4 with audio;
-#   5. print PSNR/SSIM against the ground truth next to the background-only baseline.
+#   5. print PSNR/SSIM against the ground truth next to the background-only baseline, and the lip-sync
+#      scores (the mouth against the true opening, and with the audio reversed) next to a frozen mouth.
 #
 #   scripts/demo.sh            # everything under demo_out/
 #   scripts/demo.sh DIR        # everything under DIR/
@@ -41,5 +42,5 @@ python -m dfrf_jax.train --config=configs/demo.py --config.data_dir="$out/data/f
 
 echo "[demo] 4/4 render the held-out frames -> $out/render"
 python -m dfrf_jax.render.main --workdir="$out/finetune" --data_dir="$out/data/finetune" \
-  --out="$out/render"
+  --out="$out/render" --audio_swap
 echo "[demo] done: $out/render/render.mp4, $out/render/metrics.json, TensorBoard logs in $out/base and $out/finetune"
