@@ -11,10 +11,11 @@ def test_two_steps_with_the_audio_swap(tmp_path):
   out, workdir = tmp_path / 'curve.json', tmp_path / 'run'
   done = run_script('lipsync_curve.py', '--config=configs/test.py', f'--data_dir={DATASET}',
                     f'--workdir={workdir}', '--steps=4,2', '--val_frames=4', '--audio_swap',
-                    "--set=render.sampler='dense'", '--set=data.lip_sample_rate=0.25', f'--out={out}')
+                    "--set=render.sampler='dense'", '--set=data.lip_sample_rate=0.25',
+                    '--set=train.i_print=1', f'--out={out}')
   assert done.returncode == 0, done.stderr[-3000:]
   result = json.loads(out.read_text())
-  assert result['overrides'] == ["render.sampler='dense'", 'data.lip_sample_rate=0.25']
+  assert result['overrides'][:2] == ["render.sampler='dense'", 'data.lip_sample_rate=0.25']
   assert [r['step'] for r in result['records']] == [2, 4]
   for record in result['records']:
     assert 5.0 < record['psnr'] < 40.0
@@ -24,7 +25,7 @@ def test_two_steps_with_the_audio_swap(tmp_path):
   # One run, resumed: its metrics log holds each training step once.
   steps = [json.loads(line)['step'] for line in (workdir / 'metrics.jsonl').read_text().splitlines()
            if 'loss' in line]
-  assert steps == sorted(set(steps)) and steps[-1] == 4
+  assert steps == [1, 2, 3, 4]
   assert 'opening_r' in done.stdout and 'swap_slope_ratio' in done.stdout
 
 
