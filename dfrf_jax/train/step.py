@@ -84,7 +84,7 @@ def density_noise_rule(config: ml_collections.ConfigDict) -> DensityNoise | None
   batches of up to 10k samples) gets N(0, train.density_revive_noise^2) noise on every raw density,
   so that about half of its samples contribute and pass gradients again; any other pass gets
   render.raw_noise_std (the authors' 0). A pass with even a few positive samples gets gradients
-  without help, which is where healthy fields dip in their first steps, so those train unchanged.
+  without help; the early dips of healthy fields mostly keep some, and train unchanged.
 
   Returns:
     The rule ([R, S] raw densities of one pass -> [] noise std), or None when revival is off.
