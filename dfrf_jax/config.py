@@ -160,11 +160,13 @@ def default_config() -> ml_collections.ConfigDict:
   # lr and whether smoothing is on); -1 does that, 0 starts counting afresh.
   t.start_step = 0
   t.prefetch = 2            # host-side batches prepared ahead of the device
-  # Reviving dying fields (no authors' flags; docs/training.md): a training pass in which fewer than
-  # density_revive_below of the samples have positive raw density adds N(0, density_revive_noise^2)
-  # to every raw density. Without it one field stayed dead in about half of all runs from scratch,
-  # the authors' too. density_revive_below = 0: their training.
-  t.density_revive_below = 0.01
+  # Reviving dead fields (no authors' flags; docs/training.md, "Dead fields"): a training pass in
+  # which fewer than density_revive_below of the samples have positive raw density adds
+  # N(0, density_revive_noise^2) to every raw density. Without it one field stayed dead in about half
+  # of all runs from scratch, the authors' too. The default 1e-4 means "no positive sample" at the
+  # test and demo batch sizes (448-7936 samples a pass), and at most 0.01% at larger ones: a pass
+  # that gets no gradient through its density. density_revive_below = 0: the authors' training.
+  t.density_revive_below = 1e-4
   t.density_revive_noise = 1.0
   # Dead-field check (train/dead_fields.py; no authors' flag): training stops with an error once a
   # field's training PSNR has stayed within dead_field_min_gain_db of the background plate's for

@@ -21,6 +21,7 @@ import ast
 import json
 import os
 import pathlib
+import shutil
 import sys
 import tempfile
 
@@ -48,12 +49,16 @@ def _parse() -> argparse.Namespace:
                  help='override a config field, e.g. --set=train.lrate=5e-4 (repeatable)')
   p.add_argument('--seeds', type=int, default=10, help='seeds 0 .. N-1')
   p.add_argument('--first_seed', type=int, default=0, help='first seed')
+  p.add_argument('--seed_list', default=None,
+                 help='comma-separated seeds to run instead of --first_seed .. + --seeds, e.g. 1,5,7')
   p.add_argument('--steps', type=int, default=150, help='training steps per seed')
   p.add_argument('--dead_at', type=int, default=150,
                  help='step at which the dead-field verdict is taken (at most --steps)')
   p.add_argument('--val_frames', type=int, default=0,
                  help='val frames rendered after training (0: none)')
   p.add_argument('--out', default=None, help='JSON output (default: none)')
+  p.add_argument('--metrics_dir', default=None,
+                 help="folder to keep each seed's per-step metrics in, as seed_<N>.jsonl (default: none)")
   return p.parse_args()
 
 
@@ -103,7 +108,11 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
   config = _config(args, seed)
   with tempfile.TemporaryDirectory() as workdir:
     state = loop.train(config, workdir)
-    rows = [json.loads(line) for line in open(os.path.join(workdir, progress.METRICS_FILE))]
+    metrics = os.path.join(workdir, progress.METRICS_FILE)
+    if args.metrics_dir:
+      pathlib.Path(args.metrics_dir).mkdir(parents=True, exist_ok=True)
+      shutil.copyfile(metrics, os.path.join(args.metrics_dir, f'seed_{seed}.jsonl'))
+    rows = [json.loads(line) for line in open(metrics)]
   rows = [r for r in rows if 'psnr' in r][:min(args.dead_at, args.steps)]
   record = {'seed': seed, 'dead': [], 'live': []}
   for name, psnr_key, live_key in FIELDS:
@@ -140,7 +149,9 @@ def main() -> None:
   records = []
   header = f'{"seed":>4}  {"coarse first->last":>20}  {"fine first->last":>18}  {"live c/f":>11}  ' \
            f'{"val PSNR":>8}  dead    revived c/f'
-  for seed in range(args.first_seed, args.first_seed + args.seeds):
+  seeds = ([int(s) for s in args.seed_list.split(',')] if args.seed_list
+           else range(args.first_seed, args.first_seed + args.seeds))
+  for seed in seeds:
     record = run_seed(args, seed)
     records.append(record)
     if len(records) == 1:

@@ -78,12 +78,13 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
 def density_noise_rule(config: ml_collections.ConfigDict) -> DensityNoise | None:
   """How much noise a training pass adds to its raw densities, to revive a dying field.
 
-  A field whose raw density is negative on every sample gets no gradient and stays dead
-  (docs/training.md, "Dead fields"). A pass in which fewer than train.density_revive_below of the
-  samples have positive raw density gets N(0, train.density_revive_noise^2) noise on every raw density,
+  A field whose raw density is negative on every sample gets no gradient through its density and
+  may stay dead (docs/training.md, "Dead fields"). A pass in which fewer than
+  train.density_revive_below of the samples have positive raw density (default 1e-4: none, at
+  batches of up to 10k samples) gets N(0, train.density_revive_noise^2) noise on every raw density,
   so that about half of its samples contribute and pass gradients again; any other pass gets
-  render.raw_noise_std (the authors' 0). A healthy field never falls that low, so its training is
-  unchanged.
+  render.raw_noise_std (the authors' 0). A pass with even a few positive samples gets gradients
+  without help; the early dips of healthy fields mostly keep some, and train unchanged.
 
   Returns:
     The rule ([R, S] raw densities of one pass -> [] noise std), or None when revival is off.

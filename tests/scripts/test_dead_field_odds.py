@@ -9,8 +9,9 @@ from tests.train.conftest import DATASET
 def test_one_seed_with_a_val_render(tmp_path):
   out = tmp_path / 'odds.json'
   done = run_script('dead_field_odds.py', '--config=configs/test.py', f'--data_dir={DATASET}',
-                    '--seeds=1', '--first_seed=3', '--steps=24', '--dead_at=20', '--val_frames=1',
-                    '--set=train.density_revive_below=0.0', f'--out={out}')
+                    '--seed_list=3', '--steps=24', '--dead_at=20', '--val_frames=1',
+                    '--set=train.density_revive_below=0.0', f'--out={out}',
+                    f'--metrics_dir={tmp_path / "metrics"}')
   assert done.returncode == 0, done.stderr[-3000:]
   result = json.loads(out.read_text())
   run, = result['runs']
@@ -22,3 +23,5 @@ def test_one_seed_with_a_val_render(tmp_path):
   assert run['coarse'][1] - run['coarse'][0] < 1.0
   assert 10.0 < run['val_psnr'] < 40.0
   assert '1 of 1 runs with a dead field' in done.stdout
+  rows = [json.loads(line) for line in open(tmp_path / 'metrics' / 'seed_3.jsonl')]
+  assert [row['live0'] for row in rows if 'live0' in row][-1] == 0.0 and len(rows) >= 24
