@@ -17,7 +17,6 @@ dead_fields}.
 """
 
 import argparse
-import ast
 import json
 import os
 import pathlib
@@ -34,6 +33,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dfrf_jax import api  # pylint: disable=g-import-not-at-top
+from dfrf_jax import config as config_lib  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import loop, progress, validation  # pylint: disable=g-import-not-at-top
 
 FIELDS = (('coarse', 'psnr0', 'live0'), ('fine', 'psnr', 'live'))
@@ -65,18 +65,7 @@ def _parse() -> argparse.Namespace:
 def _config(args: argparse.Namespace, seed: int):
   config = api.load_config(args.config)
   for item in args.set:
-    name, _, text = item.partition('=')
-    try:
-      value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-      value = text
-    *sections, field = name.split('.')
-    node = config
-    for section in sections:
-      node = node[section]
-    if field not in node:
-      raise KeyError(f'--set={item}: the config has no field {name}')
-    node[field] = value
+    config_lib.set_field(config, item)
   t = config.train
   config.seed, config.data_dir = seed, args.data_dir
   t.N_iters, t.i_print, t.i_weights, t.i_img = args.steps, 1, args.steps, 10 ** 9
