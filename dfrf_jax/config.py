@@ -168,7 +168,7 @@ def default_config() -> ml_collections.ConfigDict:
   t.dead_field_patience = 200
   t.dead_field_min_gain_db = 1.0
   # 'dense': every sample of every ray, as the authors. 'accelerated': the step renders with
-  # render/accelerated.py over an occupancy grid the run maintains (train/occupancy.py) and saves in its
+  # render/accelerated.py over an occupancy grid the run maintains (render/march_state.py) and saves in its
   # checkpoints. No authors' flag for this one or the grid_* fields.
   t.sampler = 'dense'
   t.grid_update_every = 16      # steps between EMA updates of the grid

@@ -3,6 +3,9 @@
 This is the authors' `raw2outputs`: the last sample of every ray sits at the far bound with an
 effectively infinite interval and takes the ray's background (torso-plate) colour instead of the
 network's, so a ray that passes through empty space renders the background pixel.
+
+Its building blocks (`opacity`, `survival`, `transmittance_after`) are also what the accelerated
+marcher uses to decide when a ray is opaque enough to stop.
 """
 
 import chex
@@ -31,6 +34,35 @@ class Composite:
   depth: jax.Array
   depth_grid: jax.Array
   last_weight: jax.Array
+
+
+def opacity(sigma: jax.Array, deltas: jax.Array) -> jax.Array:
+  """alpha = 1 - exp(-(relu(sigma) + 1e-6) * delta) of each sample: sigma, deltas [R, S] -> [R, S].
+
+  sigma is the raw density logit; deltas are the sample intervals in world units (the authors' 1e-6
+  keeps alpha above zero in empty space).
+  """
+  return 1.0 - jnp.exp(-(jax.nn.relu(sigma) + 1e-6) * deltas)
+
+
+def survival(alpha: jax.Array) -> jax.Array:
+  """The share of light a sample lets through, 1 - alpha, kept off zero by the authors' 1e-10."""
+  return 1.0 - alpha + 1e-10
+
+
+def transmittance_after(sigma: jax.Array, z: jax.Array, rays_d: jax.Array) -> jax.Array:
+  """Transmittance after the first n samples of each ray, as `composite` accumulates it.
+
+  Args:
+    sigma: [R, n] raw densities of the first n samples.
+    z: [R, n + 1] their depths and the next sample's (which closes the last interval).
+    rays_d: [R, 3] unnormalised ray directions (intervals are scaled by their length).
+
+  Returns:
+    [R] product of `survival` over the n samples.
+  """
+  deltas = (z[:, 1:] - z[:, :-1]) * jnp.linalg.norm(rays_d, axis=-1, keepdims=True)
+  return jnp.prod(survival(opacity(sigma, deltas)), -1)
 
 
 def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, *,
@@ -62,10 +94,10 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
     if key is None:
       raise ValueError('composite: density noise (raw_noise_std) needs a PRNG key, got key=None.')
     sigma = sigma + raw_noise_std * jax.random.normal(key, sigma.shape, sigma.dtype)
-  alpha = 1.0 - jnp.exp(-(jax.nn.relu(sigma) + 1e-6) * deltas)
-  # Transmittance before each sample: exclusive product of (1 - alpha), kept off zero by 1e-10.
-  trans = jnp.cumprod(
-      jnp.concatenate([jnp.ones_like(alpha[:, :1]), 1.0 - alpha[:, :-1] + 1e-10], -1), -1)
+  alpha = opacity(sigma, deltas)
+  # Transmittance before each sample: exclusive product of `survival`.
+  trans = jnp.cumprod(jnp.concatenate([jnp.ones_like(alpha[:, :1]), survival(alpha[:, :-1])], -1),
+                      -1)
   weights = alpha * trans
   rgb_map = jnp.sum(weights[..., None] * rgb, 1)
   depth = jnp.sum(weights * z, -1)

@@ -6,7 +6,7 @@ import pytest
 
 from dfrf_jax.data.dataset import load_dataset
 from dfrf_jax.model.dfrf import build_model
-from dfrf_jax.render import accelerated, occupancy
+from dfrf_jax.render import accelerated, march_state, occupancy
 from dfrf_jax.train import batches, loop, state as state_lib
 from dfrf_jax.train.step import make_train_step
 from tests.train.conftest import DATASET, tiny_config
@@ -24,13 +24,15 @@ def _one_step(sampler: str):
   batch = batches.shard(batches.draw_batch(np.random.default_rng(0), load_dataset(DATASET), config),
                         mesh)
   step = make_train_step(model, config, 0.6, 1.2, mesh)
-  sampling = ()
+  marching = None
   if sampler == 'accelerated':
     # Every cell occupied (inf > threshold) and a box around every sample.
     box = np.array([[-100.0] * 3, [100.0] * 3], np.float32)
-    sampling = (occupancy.occupancy_mask(occupancy.init_occupancy(box, 2, np.inf), 0.5, 0),
-                accelerated.initial_budget(config.data.N_rand, config.render, train=True))
-  state, metrics = step(state, batch, False, True, *sampling)
+    grid = occupancy.init_occupancy(box, 2, np.inf)
+    marching = march_state.MarchState(
+        grid=grid, mask=occupancy.occupancy_mask(grid, 0.5, 0),
+        budget=accelerated.initial_budget(config.data.N_rand, config.render, train=True))
+  state, metrics = step(state, batch, False, True, marching)
   return jax.device_get(state.params), jax.device_get(metrics)
 
 
@@ -47,8 +49,9 @@ def test_accelerated_step_equals_dense_step():
                params_accel, params_dense)
 
 
-def test_step_rejects_an_unknown_sampler():
+def test_marching_state_rejects_an_unknown_sampler():
   config = tiny_config()
   config.train.sampler = 'sparse'
   with pytest.raises(ValueError, match="config.train.sampler must be one of .* got 'sparse'"):
-    make_train_step(build_model(config.model), config, 0.6, 1.2, loop.make_mesh(1))
+    march_state.create_for_training(build_model(config.model), {}, [], config, 0.6, 1.2, 0,
+                                    jax.random.key(0))
