@@ -81,6 +81,9 @@ def _parse() -> argparse.Namespace:
   p.add_argument('--train_termination_threshold', type=float, default=None,
                  help='transmittance below which the accelerated training run stops a ray '
                       "(default: the config's render.accel.train_termination_threshold)")
+  p.add_argument('--train_selection', action='store_true',
+                 help='the accelerated training run differentiates only the samples it selects '
+                      '(render.accel.train_selection)')
   p.add_argument('--precision', default='float32', choices=PRECISIONS,
                  help="config.precision of every model here (bf16: for GPUs)")
   p.add_argument('--chunk', type=int, default=None,
@@ -178,6 +181,7 @@ def main() -> None:
     config.render.accel.train_termination_threshold = args.train_termination_threshold
   if args.chunk:
     config.render.chunk = args.chunk
+  config.render.accel.train_selection = args.train_selection
   identity = load_dataset(args.data_dir, config.data.bc_type, config.data.test_file,
                           aud_window_shape=(config.model.win_size, config.model.aud_feature_dim))[0]
   cam = identity.intrinsics

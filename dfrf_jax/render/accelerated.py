@@ -43,8 +43,12 @@ Exact and approximate, against the dense march with the same key:
   host raises the budget between calls (`fit_budget`, `march_state.refit`, `renderer.render_frame`).
 - The offset regulariser sees zero offsets at skipped samples (the dense path penalises offsets in
   empty space too, where they change no pixel).
+- Training with `accel.train_selection` differentiates only the samples that matter (`Selection`):
+  same outputs, gradients without the shares of samples of zero density or behind transmittance
+  `accel.train_keep_transmittance`.
 """
 
+from collections.abc import Callable
 import math
 from typing import NamedTuple
 
@@ -55,7 +59,8 @@ import ml_collections
 import numpy as np
 
 from dfrf_jax.render.chunking import map_in_chunks, points_per_call
-from dfrf_jax.render.compositing import composite, transmittance_after
+from dfrf_jax.render.compositing import (composite, intervals, noisy_density, opacity, transmittance,
+                                         transmittance_after)
 from dfrf_jax.render.occupancy import OccupancyMask, occupied
 from dfrf_jax.render.rays import Field, MarchMode, RayKeys, Rays, RenderOutput
 from dfrf_jax.render.sampling import FineDepths, coarse_z, fine_z
@@ -69,9 +74,12 @@ class SampleBudget(NamedTuple):
 
   coarse: budgets of the coarse pass's segments (its length is the number of segments).
   fine: budgets of the fine pass's segments.
+  kept: () or, with training's sample selection (`accel.train_selection`), the budgets of the
+    samples each pass differentiates (coarse, fine).
   """
   coarse: tuple[int, ...]
   fine: tuple[int, ...]
+  kept: tuple[int, ...] = ()
 
 
 @struct.dataclass
@@ -86,8 +94,12 @@ class MarchStats:
     min(requested, budget).
   fine_reused: [] fine-pass samples at coarse depths that took the coarse pass's aggregated feature
     (only the fine field ran there; `accel.reuse_coarse_features`), not in fine_requested.
-  overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost).
+  overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost;
+    with selection also the selected samples beyond the kept budget, which lose their gradient).
   rays_skipped: [] rays that evaluated no sample in either pass (rendered as background).
+  kept_requested, kept_capacity, kept_evaluated: with training's sample selection, [2] samples each
+    pass selected for differentiation, [2] samples each pass evaluated at most, [] samples
+    differentiated (sum of min(selected, kept budget)); None without selection.
   """
   coarse_requested: jax.Array
   fine_requested: jax.Array
@@ -98,6 +110,9 @@ class MarchStats:
   fine_reused: jax.Array
   overflow: jax.Array
   rays_skipped: jax.Array
+  kept_requested: jax.Array | None = None
+  kept_capacity: jax.Array | None = None
+  kept_evaluated: jax.Array | None = None
 
 
 def _segment_bounds(num_inner: int, num_segments: int) -> list[tuple[int, int]]:
@@ -128,6 +143,28 @@ def _query_fn(field: Field, fields: tuple[bool, ...], chunk: int | None):
   return evaluate
 
 
+class Selection(NamedTuple):
+  """Training's choice of the samples a pass differentiates (`accel.train_selection`).
+
+  The pass first evaluates its occupied samples without gradients; of those it keeps the samples
+  whose (noisy) raw density is positive, whose opacity exceeds `alpha_threshold` and before which the
+  ray's transmittance exceeds `transmittance_threshold` (for the fine field's values at coarse
+  depths, `accel.reuse_coarse_features`: a positive raw density), compacts them into `budget` and
+  evaluates them again, with gradients. The others keep their values, without gradients: the
+  pass's outputs are the unselected pass's, only its gradients lose the dropped samples' shares.
+  That includes the offset regulariser's share there (as at skipped samples), and with
+  `slot_init='random'` the second evaluation draws other slot noise than the first.
+
+  noise_std: the pass's density-noise rule (`MarchMode.noise_std`); noise_key: its key (the one
+  `composite` draws the same noise from).
+  """
+  budget: int
+  alpha_threshold: float
+  transmittance_threshold: float
+  noise_std: Callable[[jax.Array], float | jax.Array]
+  noise_key: jax.Array | None
+
+
 class _Pass(NamedTuple):
   """What `_march_pass` returns.
 
@@ -135,12 +172,14 @@ class _Pass(NamedTuple):
   offsets: [N, R, S, 2] or None.
   evaluated: [R, S] bool, samples whose values come from this pass's queries or from `initial`.
   requested: [K] int32 samples each segment asked for. num_evaluated: [] int32 queries run.
+  kept: [] int32 samples selected for differentiation (`Selection`), or None.
   """
   raw: jax.Array
   offsets: jax.Array | None
   evaluated: jax.Array
   requested: jax.Array
   num_evaluated: jax.Array
+  kept: jax.Array | None = None
 
 
 def _empty_raw(shape: tuple[int, ...]) -> jax.Array:
@@ -151,7 +190,8 @@ def _empty_raw(shape: tuple[int, ...]) -> jax.Array:
 def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple[int, ...],
                 key: jax.Array | None, termination: float, num_fields: int, num_refs: int,
                 keep_offsets: bool,
-                initial: tuple[jax.Array, jax.Array | None, jax.Array] | None = None) -> _Pass:
+                initial: tuple[jax.Array, jax.Array | None, jax.Array] | None = None,
+                selection: Selection | None = None) -> _Pass:
   """Evaluates the masked samples of one pass segment by segment, each compacted into its budget.
 
   Args:
@@ -163,6 +203,7 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
     keep_offsets: return the offsets.
     initial: (raw [R, S, F, 4], offsets [N, R, S, 2] or None, evaluated [R, S]) values already known
       (not in `mask`), or None.
+    selection: differentiate only the samples it selects (training), or None: all of them.
 
   Returns:
     _Pass.
@@ -195,14 +236,59 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
       points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
       seg_key = None if key is None else jax.random.fold_in(key, k)
       out_raw, out_offsets = query(points, viewdirs[ray_in], seg_key, count)
+      if selection is not None:  # values only: the selected samples are differentiated below
+        out_raw, out_offsets = jax.lax.stop_gradient((out_raw, out_offsets))
       raw = raw.at[ray, col].set(out_raw, mode='drop')
       if keep_offsets:
         offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
       done = done.at[ray, col].set(True, mode='drop')
     if termination > 0.0 and k + 1 < len(budgets):
       live = transmittance_after(raw[:, :hi, 0, 3], z[:, :hi + 1], rays.directions) > termination
+  kept = None
+  if selection is not None:
+    here = done if initial is None else done & ~initial[2]
+    raw, offsets, kept = _differentiate_selected(query, rays, z, raw, offsets, here, selection,
+                                                 None if key is None else
+                                                 jax.random.fold_in(key, len(budgets)))
   return _Pass(raw=raw, offsets=offsets, evaluated=done, requested=jnp.stack(requested),
-               num_evaluated=sum(evaluated))
+               num_evaluated=sum(evaluated), kept=kept)
+
+
+def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
+                            offsets: jax.Array | None, here: jax.Array, selection: Selection,
+                            key: jax.Array | None
+                            ) -> tuple[jax.Array, jax.Array | None, jax.Array]:
+  """Re-evaluates, with gradients, the samples of a pass that `selection` keeps.
+
+  Args:
+    query: the pass's `_query_fn`. rays: the R rays. z: [R, S] depths.
+    raw: [R, S, F, 4] the pass's values (without gradients). offsets: [N, R, S, 2] or None.
+    here: [R, S] samples this pass evaluated. selection: the rule and budget. key: slot-noise key.
+
+  Returns:
+    (raw, offsets) with the kept samples' values carrying gradients, and [] int32 samples selected.
+  """
+  num_rays, num_samples = z.shape
+  own = raw[:, :, 0]
+  sigma = noisy_density(own[..., 3], selection.noise_std(own), selection.noise_key)
+  alpha = opacity(sigma, intervals(z, rays.directions))
+  keep = (here & (sigma > 0.0) & (alpha > selection.alpha_threshold)
+          & (transmittance(alpha) > selection.transmittance_threshold))
+  for f in range(1, raw.shape[2]):  # other fields at these samples (the fine one at coarse depths)
+    keep = keep | (here & (raw[:, :, f, 3] > 0.0))
+  count = jnp.sum(keep, dtype=jnp.int32)
+  if selection.budget > 0:
+    flat = jnp.nonzero(keep.reshape(-1), size=selection.budget,
+                       fill_value=num_rays * num_samples)[0]
+    ray, col = flat // num_samples, flat % num_samples
+    ray_in = jnp.minimum(ray, num_rays - 1)
+    depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
+    points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
+    out_raw, out_offsets = query(points, rays.viewdirs()[ray_in], key, count)
+    raw = raw.at[ray, col].set(out_raw, mode='drop')
+    if offsets is not None:
+      offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
+  return raw, offsets, count
 
 
 def _reused_in_fine_pass(coarse: _Pass, depths: FineDepths, keep_offsets: bool
@@ -258,13 +344,23 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
   def occupied_samples(z):
     return occupied(mask, rays.points(z)).at[:, -1].set(False)  # the background sample is composited
 
+  select = mode.train and bool(budget.kept)
+
+  def selection(index: int, noise_key: jax.Array | None) -> Selection | None:
+    if not select:
+      return None
+    return Selection(budget=budget.kept[index], alpha_threshold=float(a.train_alpha_threshold),
+                     transmittance_threshold=float(a.train_keep_transmittance),
+                     noise_std=mode.noise_std, noise_key=noise_key)
+
   z = coarse_z(rays.near, rays.far, r.N_samples, lindisp=r.lindisp,
                key=keys.strata if mode.randomise else None)
   z = jnp.broadcast_to(z, (rays.num, r.N_samples))
   fields = (False, True) if reuse else (False,)
   coarse_pass = _march_pass(_query_fn(field, fields, chunk), rays, z, occupied_samples(z),
                             budget.coarse, keys.slots_coarse, termination, len(fields),
-                            field.num_refs, keep_offsets=keep_offsets and reuse)
+                            field.num_refs, keep_offsets=keep_offsets and reuse,
+                            selection=selection(0, keys.noise_coarse))
   raw_coarse = coarse_pass.raw[:, :, 0]
   coarse = composite(raw_coarse, z, rays.directions, rays.background, white_bkgd=r.white_bkgd,
                      raw_noise_std=mode.noise_std(raw_coarse), key=keys.noise_coarse)
@@ -277,7 +373,8 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
     to_query = to_query & ~initial[2]
   fine_pass = _march_pass(_query_fn(field, (True,), chunk), rays, z_all, to_query, budget.fine,
                           keys.slots_fine, termination, 1, field.num_refs,
-                          keep_offsets=keep_offsets, initial=initial)
+                          keep_offsets=keep_offsets, initial=initial,
+                          selection=selection(1, keys.noise_fine))
   raw = fine_pass.raw[:, :, 0]
   fine = composite(raw, z_all, rays.directions, rays.background, white_bkgd=r.white_bkgd,
                    raw_noise_std=mode.noise_std(raw), key=keys.noise_fine)
@@ -289,6 +386,16 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
   def capacity(num_samples, num_segments):
     return jnp.array(_segment_capacity(rays.num, num_samples, num_segments), jnp.int32)
 
+  kept = {}
+  if select:
+    kept_requested = jnp.stack([coarse_pass.kept, fine_pass.kept])
+    kept_budget = jnp.array(budget.kept, jnp.int32)
+    overflow = overflow + jnp.sum(jnp.maximum(kept_requested - kept_budget, 0))
+    kept = dict(kept_requested=kept_requested,
+                kept_capacity=jnp.array([sum(_segment_capacity(rays.num, n, 1))
+                                         for n in (r.N_samples, z_all.shape[1])], jnp.int32),
+                kept_evaluated=jnp.sum(jnp.minimum(kept_requested, kept_budget)))
+
   fine_reused = jnp.sum(initial[2], dtype=jnp.int32) if reuse else jnp.zeros((), jnp.int32)
   touched = jnp.any(coarse_pass.evaluated, 1) | jnp.any(fine_pass.evaluated, 1)
   stats = MarchStats(coarse_requested=coarse_pass.requested, fine_requested=fine_pass.requested,
@@ -296,7 +403,7 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
                      fine_capacity=capacity(z_all.shape[1], len(budget.fine)),
                      coarse_evaluated=coarse_pass.num_evaluated,
                      fine_evaluated=fine_pass.num_evaluated, fine_reused=fine_reused,
-                     overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32))
+                     overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32), **kept)
   out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=fine_pass.offsets,
                      sigma_coarse=raw_coarse[..., 3], sigma_fine=raw[..., 3],
                      z_std=jnp.std(depths.samples, -1))
@@ -337,11 +444,15 @@ def initial_budget(num_rays: int, render_config: ml_collections.ConfigDict, *,
   r, a = render_config, render_config.accel
   count = num_segments(render_config, train)
 
-  def segments(num_samples):
+  def segments(num_samples, num):
     return tuple(_segment_budget(cap * a.initial_fraction, cap, a.budget_granularity)
-                 for cap in _segment_capacity(num_rays, num_samples, count))
+                 for cap in _segment_capacity(num_rays, num_samples, num))
 
-  return SampleBudget(coarse=segments(r.N_samples), fine=segments(r.N_samples + r.N_importance))
+  passes = (r.N_samples, r.N_samples + r.N_importance)
+  kept = ()
+  if train and a.train_selection:
+    kept = tuple(segments(n, 1)[0] for n in passes)
+  return SampleBudget(coarse=segments(passes[0], count), fine=segments(passes[1], count), kept=kept)
 
 
 def fit_budget(stats: MarchStats, *, headroom: float, granularity: int) -> SampleBudget:
@@ -356,8 +467,11 @@ def fit_budget(stats: MarchStats, *, headroom: float, granularity: int) -> Sampl
     return tuple(_segment_budget(float(req) * headroom, int(cap), granularity)
                  for req, cap in zip(np.asarray(requested), np.asarray(capacity)))
 
+  kept = ()
+  if stats.kept_requested is not None:
+    kept = segments(stats.kept_requested, stats.kept_capacity)
   return SampleBudget(coarse=segments(stats.coarse_requested, stats.coarse_capacity),
-                      fine=segments(stats.fine_requested, stats.fine_capacity))
+                      fine=segments(stats.fine_requested, stats.fine_capacity), kept=kept)
 
 
 def next_budget(budget: SampleBudget, stats: MarchStats, *, headroom: float, granularity: int,
@@ -369,7 +483,8 @@ def next_budget(budget: SampleBudget, stats: MarchStats, *, headroom: float, gra
   otherwise keeps `budget`, so that small changes between frames or steps do not recompile.
   """
   needed = fit_budget(stats, headroom=headroom, granularity=granularity)
-  total = sum(budget.coarse) + sum(budget.fine)
-  if int(stats.overflow) > 0 or sum(needed.coarse) + sum(needed.fine) < shrink_below * total:
+  total = sum(budget.coarse) + sum(budget.fine) + sum(budget.kept)
+  if (int(stats.overflow) > 0
+      or sum(needed.coarse) + sum(needed.fine) + sum(needed.kept) < shrink_below * total):
     return needed
   return budget

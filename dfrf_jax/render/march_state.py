@@ -237,13 +237,17 @@ def for_training(model: DFRF, params: Params, identities: list[Identity],
     grid = checkpoints.restore_occupancy(mgr, latest)
     stored = checkpoints.restore_meta(mgr, latest).get('budget')
     if stored is not None:
-      budget = SampleBudget(coarse=tuple(stored['coarse']), fine=tuple(stored['fine']))
+      budget = SampleBudget(coarse=tuple(stored['coarse']), fine=tuple(stored['fine']),
+                            kept=tuple(stored.get('kept', ())))
   if grid is None:
     if latest is not None:
       logging.info('The checkpoint at step %d holds no occupancy grid: filling a new one.', step)
     grid = _first_grid(model, params, identities, config, near, far, step, run_key)
+  first = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
   if budget is None:
-    budget = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
+    budget = first
+  elif bool(budget.kept) != bool(first.kept):  # accel.train_selection switched since the save
+    budget = budget._replace(kept=first.kept)
   return _state(grid, budget, config.render, train=True)
 
 
@@ -263,7 +267,11 @@ def to_checkpoint(state: MarchState | None) -> tuple[dict[str, Any], OccupancyGr
   """What a checkpoint stores of `state`: (entries of its `meta`, the grid for its occupancy item)."""
   if state is None:
     return {}, None
-  return {'budget': {'coarse': list(state.budget.coarse), 'fine': list(state.budget.fine)}}, state.grid
+  b = state.budget
+  budget = {'coarse': list(b.coarse), 'fine': list(b.fine)}
+  if b.kept:
+    budget['kept'] = list(b.kept)
+  return {'budget': budget}, state.grid
 
 
 # --- Rendering --------------------------------------------------------------------------------------

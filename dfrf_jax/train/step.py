@@ -109,7 +109,8 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     revival on also revive, revive0 (1 where that pass got the revival noise), offset_reg, lr,
     grad_norm and `finite` (loss and every gradient finite). A marching state adds
     samples_per_ray (evaluated samples of both passes per ray), overflow (occupied samples dropped
-    for lack of budget), occupied (share of the mask's cells that are evaluated) and 'march', the
+    for lack of budget), occupied (share of the mask's cells that are evaluated), with
+    `accel.train_selection` grad_samples_per_ray (samples differentiated per ray), and 'march', the
     MarchStats.
   """
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -132,6 +133,8 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
       metrics.update(
           samples_per_ray=(stats.coarse_evaluated + stats.fine_evaluated) / batch.pixels.shape[0],
           overflow=stats.overflow, occupied=jnp.mean(march_state.mask.occupied))
+      if stats.kept_evaluated is not None:
+        metrics['grad_samples_per_ray'] = stats.kept_evaluated / batch.pixels.shape[0]
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
   return jax.jit(step, static_argnames=('smoothing', 'use_warp'), donate_argnums=0,
