@@ -87,6 +87,10 @@ def default_config() -> ml_collections.ConfigDict:
   a.termination_threshold = 1e-2  # rendering: a ray stops below this transmittance (0: never)
   a.train_termination_threshold = 0.0  # the same in an accelerated train step (0: every occupied
                                        # sample gets a gradient, also behind opaque surfaces)
+  a.train_selection = False     # an accelerated train step evaluates its occupied samples without
+                                # gradients, then differentiates only the selected ones (below)
+  a.train_alpha_threshold = 0.0  # ... those with positive raw density and opacity above this
+  a.train_keep_transmittance = 1e-4  # ... and transmittance before them above this
   a.reuse_coarse_features = True  # the fine pass takes the coarse pass's aggregated feature F~ at
                                   # coarse depths (only the fine field runs there)
   a.num_segments = 4            # depth segments per pass (termination is checked between them;
@@ -174,7 +178,7 @@ def default_config() -> ml_collections.ConfigDict:
   t.dead_field_patience = 200
   t.dead_field_min_gain_db = 1.0
   # 'dense': every sample of every ray, as the authors. 'accelerated': the step renders with
-  # render/accelerated.py over an occupancy grid the run maintains (train/occupancy.py) and saves in its
+  # render/accelerated.py over an occupancy grid the run maintains (render/march_state.py) and saves in its
   # checkpoints. No authors' flag for this one or the grid_* fields.
   t.sampler = 'dense'
   t.grid_update_every = 16      # steps between EMA updates of the grid

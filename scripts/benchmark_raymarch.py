@@ -43,11 +43,11 @@ from dfrf_jax.data.dataset import load_dataset  # pylint: disable=g-import-not-a
 from dfrf_jax.data.references import render_references  # pylint: disable=g-import-not-at-top
 from dfrf_jax.model.dfrf import audio_code, build_model, init_params  # pylint: disable=g-import-not-at-top
 from dfrf_jax.model.layers import PRECISIONS  # pylint: disable=g-import-not-at-top
-from dfrf_jax.render import accelerated  # pylint: disable=g-import-not-at-top
-from dfrf_jax.render.renderer import frame_inputs, render_image  # pylint: disable=g-import-not-at-top
+from dfrf_jax.render import accelerated, march_state  # pylint: disable=g-import-not-at-top
+from dfrf_jax.render.rays import Field, MarchMode, View, frame_inputs  # pylint: disable=g-import-not-at-top
+from dfrf_jax.render.renderer import march_image, render_frame  # pylint: disable=g-import-not-at-top
 from dfrf_jax.render.sequence import plan_occupancy, self_driven_plan  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import batches as batch_lib  # pylint: disable=g-import-not-at-top
-from dfrf_jax.train import grid as grid_lib  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train import loop, state as state_lib  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train.checkpoints import load_checkpoint  # pylint: disable=g-import-not-at-top
 from dfrf_jax.train.step import make_train_step  # pylint: disable=g-import-not-at-top
@@ -81,6 +81,9 @@ def _parse() -> argparse.Namespace:
   p.add_argument('--train_termination_threshold', type=float, default=None,
                  help='transmittance below which the accelerated training run stops a ray '
                       "(default: the config's render.accel.train_termination_threshold)")
+  p.add_argument('--train_selection', action='store_true',
+                 help='the accelerated training run differentiates only the samples it selects '
+                      '(render.accel.train_selection)')
   p.add_argument('--precision', default='float32', choices=PRECISIONS,
                  help="config.precision of every model here (bf16: for GPUs)")
   p.add_argument('--chunk', type=int, default=None,
@@ -106,10 +109,10 @@ def _load_config(path: str) -> ml_collections.ConfigDict:
 def train(model, init, identity, config, sampler, steps, seed):
   """`steps` steps of dfrf-train's compiled step with `sampler`; returns params and the median step (s).
 
-  The accelerated run keeps its occupancy grid as dfrf-train does (`train/grid.py`: filled before the
-  first step, EMA-updated every `train.grid_update_every` steps, the update's time counted in its
-  step) and refits its budget from each step's MarchStats (`accelerated.next_budget`). Steps that
-  compiled a new variant are not timed.
+  The accelerated run keeps its marching state as dfrf-train does (render/march_state.py: grid filled
+  before the first step, EMA-updated every `train.grid_update_every` steps, the update's time
+  counted in its step; budget refitted from each step's MarchStats). Steps that compiled a new
+  variant are not timed.
   """
   c = ml_collections.ConfigDict(config.to_dict())
   c.train.sampler = sampler
@@ -119,37 +122,24 @@ def train(model, init, identity, config, sampler, steps, seed):
                          mesh)
   step_fn = make_train_step(model, c, near, far, mesh)
   rng = np.random.default_rng(seed)
-  accelerated_run = sampler == 'accelerated'
-  if accelerated_run:
-    grid = grid_lib.initial_grid(model, state.params, [identity], c, near, far,
-                                 np.random.default_rng([seed, 1]), jax.random.key(seed + 1),
-                                 smoothing=False, use_warp=True)
-    mask = accelerated.skip_mask(grid, c.render, train=True)
-    budget = accelerated.initial_budget(c.data.N_rand, c.render, train=True)
+  c.seed = seed
+  marching = march_state.create_for_training(model, state.params, [identity], c, near, far, 0,
+                                             jax.random.key(seed + 1))
   times, compiled = [], set()
   for i in range(steps):
     batch = batch_lib.draw_batch(rng, [identity], c)
     t0 = time.perf_counter()
-    if accelerated_run:
-      fresh = budget not in compiled
-      compiled.add(budget)
-      state, metrics = step_fn(state, batch_lib.shard(batch, mesh), False, True, mask, budget)
-      march = metrics.pop('march')
-      a = c.render.accel
-      budget = accelerated.next_budget(budget, march, headroom=a.budget_headroom,
-                                       granularity=a.budget_granularity,
-                                       shrink_below=a.budget_shrink_below)
-      if grid_lib.is_update_step(i + 1, c.train):
-        grid = grid_lib.update_grid(grid, model, state.params, batch, c, i + 1,
-                                    jax.random.key(seed + 2 + i), smoothing=False, use_warp=True)
-        mask = accelerated.skip_mask(grid, c.render, train=True)
-    else:
-      fresh = i == 0
-      state, metrics = step_fn(state, batch_lib.shard(batch, mesh), False, True)
+    variant = None if marching is None else marching.budget
+    fresh = variant not in compiled
+    compiled.add(variant)
+    state, metrics = step_fn(state, batch_lib.shard(batch, mesh), False, True, marching)
+    marching = march_state.refit(marching, metrics.pop('march', None), c.render)
+    marching = march_state.after_step(marching, model, state.params, batch, c, i + 1,
+                                      jax.random.key(seed + 2), smoothing=False, use_warp=True)
     jax.block_until_ready(metrics['loss'])
     if not fresh:
       times.append(time.perf_counter() - t0)
-  return state.params, float(np.median(times)), len(compiled)
+  return state.params, float(np.median(times)), len(compiled - {None})
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -191,6 +181,7 @@ def main() -> None:
     config.render.accel.train_termination_threshold = args.train_termination_threshold
   if args.chunk:
     config.render.chunk = args.chunk
+  config.render.accel.train_selection = args.train_selection
   identity = load_dataset(args.data_dir, config.data.bc_type, config.data.test_file,
                           aud_window_shape=(config.model.win_size, config.model.aud_feature_dim))[0]
   cam = identity.intrinsics
@@ -235,45 +226,40 @@ def main() -> None:
     return frame_inputs(model, p, audio_code(model, p, jnp.asarray(aud), False), ref_images,
                         ref_poses, cam.focal)
 
+  mode = MarchMode(ml_collections.FrozenConfigDict(config.render))
   if train_record:
     train_record['train_psnr_db'] = {}
+    view = View(c2w=jnp.asarray(val.poses[0]), intrinsics=jnp.array([cam.focal, cam.cx, cam.cy]),
+                background=jnp.asarray(identity.background(val, 0)), near=near, far=far)
     for sampler, (p, _, _) in trained.items():
-      out = render_image(model, p, val_frame(p, 0), jnp.asarray(val.poses[0]),
-                         jnp.asarray(identity.background(val, 0)),
-                         jnp.array([cam.focal, cam.cx, cam.cy]), near, far, None,
-                         height=cam.height, width=cam.width,
-                         render_config=ml_collections.FrozenConfigDict(config.render),
-                         chunk=config.render.chunk)
+      out, _ = march_image(Field(model=model, params=p, frame=val_frame(p, 0)), view, None, mode)
       train_record['train_psnr_db'][sampler] = _psnr(out.rgb, identity.image(val, 0))
 
   # The grid dfrf-render builds for the validation split (step 0: no audio smoothing, as above).
   t0 = time.perf_counter()
   grid = plan_occupancy(model, params, config, identity, self_driven_plan(identity, val), near, far,
                         0, jax.random.key(args.seed))
-  mask = accelerated.skip_mask(grid, config.render, train=False)
+  mask = march_state.skip_mask(grid, config.render, train=False)
   jax.block_until_ready(mask)
   grid_seconds = time.perf_counter() - t0
   occupied_share = float(jnp.mean(mask.occupied))
 
-  frame = val_frame(params, 0)
-  render_config = ml_collections.FrozenConfigDict(config.render)
+  field = Field(model=model, params=params, frame=val_frame(params, 0))
   records = []
   for size in sizes:
     scale = size / cam.width
     intrinsics = jnp.array([cam.focal * scale, cam.cx * scale, cam.cy * scale])
     gt = _resize(identity.image(val, 0), size)
     bg = jnp.asarray(_resize(identity.background(val, 0), size))
-    c2w = jnp.asarray(val.poses[0])
-    _, _, budget = accelerated.render_image_adaptive(
-        model, params, frame, mask, c2w, bg, intrinsics, near, far, None, height=size, width=size,
-        render_config=render_config, budget=accelerated.initial_budget(size * size, render_config))
-    dense, dense_s, (acc, stats), acc_s = _timed_pair(
-        lambda: render_image(model, params, frame, c2w, bg, intrinsics, near, far, None,
-                             height=size, width=size, render_config=render_config,
-                             chunk=config.render.chunk),
-        lambda: accelerated.render_image_accelerated(
-            model, params, frame, mask, c2w, bg, intrinsics, near, far, None, height=size,
-            width=size, render_config=render_config, budget=budget), args.repeats)
+    view = View(c2w=jnp.asarray(val.poses[0]), intrinsics=intrinsics, background=bg, near=near,
+                far=far)
+    marching = march_state.MarchState(
+        grid=grid, mask=mask, budget=accelerated.initial_budget(size * size, mode.render_config))
+    _, _, marching = render_frame(field, view, None, mode, marching)  # a budget that fits the frame
+    budget = marching.budget
+    (dense, _), dense_s, (acc, stats), acc_s = _timed_pair(
+        lambda: march_image(field, view, None, mode),
+        lambda: march_image(field, view, None, mode, marching), args.repeats)
     num_rays = size * size
     r = config.render
     record = {

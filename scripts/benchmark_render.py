@@ -1,10 +1,11 @@
 """Times one training step and one full-frame render on the host CPU, against a matmul floor.
 
 Both use the real code paths: `dfrf_jax.train.step.make_train_step` on a synthetic `Batch` (random
-images, cameras looking at the origin from ~0.9 units) and `frame_inputs` + `render_image` for a frame.
-Every time is the median of `--repeats` runs after a jit warm-up call. FLOPs are XLA's cost analysis of
-the compiled programs (the render's `lax.map` body is counted once by XLA, so one chunk of `render_rays`
-is costed and multiplied by the chunk count, plus `frame_inputs`). The floor is those FLOPs at the
+images, cameras looking at the origin from ~0.9 units) and `frame_inputs` + the dense
+`renderer.march_image` for a frame. Every time is the median of `--repeats` runs after a jit warm-up
+call. FLOPs are XLA's cost analysis of the compiled programs (the render's `lax.map` body is counted
+once by XLA, so one chunk of `renderer.march` is costed and multiplied by the chunk count, plus
+`frame_inputs`). The floor is those FLOPs at the
 float32 throughput of a jitted 2048 x 2048 matmul measured in the same run.
 
   PYTHONPATH=. python scripts/benchmark_render.py                      # 64 and 128 px, 3 repeats
@@ -31,7 +32,8 @@ import numpy as np
 
 from dfrf_jax.config import default_config
 from dfrf_jax.model.dfrf import DFRF, audio_code, build_model
-from dfrf_jax.render.renderer import FrameInputs, frame_inputs, render_image, render_rays
+from dfrf_jax.render.rays import Field, FrameInputs, MarchMode, Rays, View, frame_inputs
+from dfrf_jax.render.renderer import march, march_image
 from dfrf_jax.train import batches, loop, state as state_lib
 from dfrf_jax.train.batches import Batch
 from dfrf_jax.train.step import make_train_step
@@ -179,11 +181,11 @@ def bench_train(model: DFRF, params: state_lib.Params, config: ml_collections.Co
 
 def bench_render(model: DFRF, params: state_lib.Params, config: ml_collections.ConfigDict, size: int,
                  rng: np.random.Generator, repeats: int, throughput: float) -> dict[str, Any]:
-  """One `size` x `size` frame: audio code and `frame_inputs`, then `render_image` in chunks."""
+  """One `size` x `size` frame: audio code and `frame_inputs`, then the dense `march_image` in chunks."""
   batch = synthetic_batch(rng, config, size)
   bg = rng.uniform(size=(size, size, 3)).astype(np.float32)
   near, far, chunk = config.render.near, config.render.far, config.render.chunk
-  render_config = ml_collections.FrozenConfigDict(config.render)
+  mode = MarchMode(ml_collections.FrozenConfigDict(config.render))
   key = jax.random.key(2)
 
   def prepare(params: state_lib.Params, aud: jax.Array, ref_images: jax.Array,
@@ -194,17 +196,19 @@ def bench_render(model: DFRF, params: state_lib.Params, config: ml_collections.C
   frame_args = (params, batch.aud, batch.ref_images, batch.ref_poses, batch.intrinsics[0])
   prepare_c = jax.jit(prepare).lower(*frame_args).compile()
   inputs = prepare_c(*frame_args)
-  image_args = (params, inputs, batch.c2w, bg, batch.intrinsics, near, far, key)
-  render_c = render_image.lower(model, *image_args, height=size, width=size,
-                                render_config=render_config, chunk=chunk).compile()
-  times = timed(lambda: render_c(params, prepare_c(*frame_args), *image_args[2:]), repeats)
+  view = View(c2w=jnp.asarray(batch.c2w), intrinsics=jnp.asarray(batch.intrinsics),
+              background=jnp.asarray(bg), near=near, far=far)
+  field = lambda f: Field(model=model, params=params, frame=f)
+  render_c = march_image.lower(field(inputs), view, key, mode).compile()
+  times = timed(lambda: render_c(field(prepare_c(*frame_args)), view, key), repeats)
 
-  rays = jnp.zeros((chunk, 3), jnp.float32)
-  one_chunk = jax.jit(lambda p, f, o, d, b, k: render_rays(
-      model, p, f, o, d, b, near, far, render_config, k, train=False).fine.rgb)
+  zeros = jnp.zeros((chunk, 3), jnp.float32)
+  one_chunk = jax.jit(lambda f, k: march(
+      f, Rays(origins=zeros, directions=zeros, background=zeros, near=near, far=far), k,
+      mode)[0].fine.rgb)
   num_chunks = -(-size * size // chunk)
   flops = (xla_flops(prepare_c)
-           + num_chunks * xla_flops(one_chunk.lower(params, inputs, rays, rays, rays, key).compile()))
+           + num_chunks * xla_flops(one_chunk.lower(field(inputs), key).compile()))
   samples = num_chunks * chunk * samples_per_ray(config)
   result = _summary(times, flops, samples, samples * SPEC_FLOPS_PER_SAMPLE, throughput,
                     AUTHORS_FRAME_SECONDS.get(size))

@@ -94,7 +94,9 @@ class DFRF(nn.Module):
       ref_features: [N, H, W, C] from `reference_features`.
       ref_poses: [N, 3, 4] reference camera-to-world matrices.
       focal: focal length of the references in pixels.
-      slot_noise: [P, num_slots, slot_dim] N(0, 1) draws for the slot initialisation, or None (slots = mu).
+      slot_noise: [P, num_slots, slot_dim] N(0, 1) draws for the slot initialisation, or None: with
+        `slot_init='random'` and a 'slots' rng stream (`apply(..., rngs={'slots': key})`) the module
+        draws them itself; otherwise the slots start at mu.
       use_warp: apply the warp module; False gives zero offsets (the paper's warp-free first stage).
 
     Returns:
@@ -106,6 +108,8 @@ class DFRF(nn.Module):
     chex.assert_shape(points, (num_points, 3))
     chex.assert_shape(audio_code, (m.dim_aud,))
     chex.assert_shape(ref_poses, (num_refs, 3, 4))
+    if slot_noise is None:
+      slot_noise = self._slot_noise(num_points)
 
     embedded = positional_encoding(points, m.multires)                       # [P, 63]
     proj = project_to_references(points, ref_poses, focal, height, width)    # [N, P, 2]
@@ -130,6 +134,17 @@ class DFRF(nn.Module):
     self.sow('intermediates', 'tokens', tokens)
     self.sow('intermediates', 'fused', fused)
     return fused, offsets
+
+  def _slot_noise(self, num_points: int) -> jax.Array | None:
+    """[P, num_slots, slot_dim] N(0, 1) draws from the 'slots' rng stream when `slot_init='random'`
+    and the stream is given; None (slots = mu) otherwise."""
+    m = self.config
+    if m.slot_init not in ('random', 'mean'):
+      raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
+    if m.slot_init == 'mean' or not self.has_rng('slots'):
+      return None
+    return jax.random.normal(self.make_rng('slots'), (num_points, m.num_slots, m.slot_dim),
+                             jnp.float32)
 
   def radiance(self, fused: jax.Array, points: jax.Array, viewdirs: jax.Array,
                audio_code: jax.Array, fine: bool) -> jax.Array:

@@ -1,9 +1,10 @@
-"""Accelerated DFRF rendering: occupancy-filtered samples compacted into a fixed budget, early termination.
+"""The accelerated marcher: occupancy-filtered samples compacted into a fixed budget, early termination.
 
-The sample depths are the dense renderer's (`coarse_z`, then `fine_z` from the coarse weights, with
-the same key split), but each pass evaluates the fields (`DFRF.query_fields`) only on the samples
-that lie in occupied cells of an `OccupancyMask` (a grid thresholded and dilated once per grid,
-`occupancy.occupancy_mask`; `skip_mask` applies the config's settings). Those are gathered from all
+`renderer.march` calls it when given a marching state (render/march_state.py: the mask and the budget).
+The sample depths are the dense marcher's (`coarse_z`, then `fine_z` from the coarse weights, with
+the same keys, `rays.ray_keys`), but each pass evaluates the fields (`DFRF.query_fields`) only on the
+samples that lie in occupied cells of an `OccupancyMask` (a grid thresholded and dilated once per
+grid, `march_state.skip_mask`). Those are gathered from all
 rays into a list of static length (the budget, `jnp.nonzero(size=...)`), evaluated in `point_chunk`
 pieces (pieces that hold only the budget's padding are skipped at run time), and scattered back onto
 the ray layout, where the authors' compositing runs unchanged. The per-reference projection, warp and bilinear
@@ -20,14 +21,15 @@ Each pass is split into depth segments, one budget each. A ray whose transmittan
 is below `accel.termination_threshold` (in training: `accel.train_termination_threshold`) asks for
 no more samples.
 
-Exact and approximate, against `renderer.render_rays` with the same key:
+Exact and approximate, against the dense march with the same key:
 - Skipped samples get raw = (0, 0, 0, EMPTY_DENSITY): zero density, as empty space.
 - The last sample of every ray (the background at far, delta 1e10) is never evaluated: its alpha is
   1 in float32 whatever the network says and its colour is the background, so this is exact.
 - With every cell occupied, no termination and enough budget, the evaluated samples are exactly the
   dense ones: outputs agree up to float summation order. Only the last sample's `sigma_fine` and
   `offsets_fine` differ (not evaluated here: EMPTY_DENSITY and 0).
-- Slot noise (`slot_init='random'`) is drawn per evaluated sample: same distribution, other draws.
+- Slot noise (`slot_init='random'`) is drawn by the model per evaluated sample, from a key folded
+  per segment and chunk: same distribution, other draws.
   With `reuse_coarse_features` both fields see one draw at a coarse depth (the dense path draws
   one per pass); without slot noise the reuse is exact.
 - Skipping is approximate where the grid misses density above `accel.density_threshold` (while
@@ -38,29 +40,29 @@ Exact and approximate, against `renderer.render_rays` with the same key:
   skipped remainder of the transmittance goes to the background sample). Terminating in the coarse
   pass also moves the importance samples a little (their pdf loses the skipped weights).
 - Samples beyond a segment's budget are treated as empty and counted in `MarchStats.overflow`; the
-  host raises the budget between calls (`fit_budget`, `render_image_adaptive`).
+  host raises the budget between calls (`fit_budget`, `march_state.refit`, `renderer.render_frame`).
 - The offset regulariser sees zero offsets at skipped samples (the dense path penalises offsets in
   empty space too, where they change no pixel).
+- Training with `accel.train_selection` differentiates only the samples that matter (`Selection`):
+  same outputs, gradients without the shares of samples of zero density or behind transmittance
+  `accel.train_keep_transmittance`.
 """
 
-import functools
+from collections.abc import Callable
 import math
 from typing import NamedTuple
 
-import chex
 from flax import struct
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dfrf_jax.model.dfrf import DFRF
-from dfrf_jax.render import cameras
 from dfrf_jax.render.chunking import map_in_chunks, points_per_call
-from dfrf_jax.render.compositing import composite
-from dfrf_jax.render.occupancy import (OccupancyGrid, OccupancyMask, occupancy_mask, occupied,
-                                        training_threshold)
-from dfrf_jax.render.renderer import DensityNoise, FrameInputs, ImageOutput, RenderOutput
+from dfrf_jax.render.compositing import (composite, intervals, noisy_density, opacity, transmittance,
+                                         transmittance_after)
+from dfrf_jax.render.occupancy import OccupancyMask, occupied
+from dfrf_jax.render.rays import Field, MarchMode, RayKeys, Rays, RenderOutput
 from dfrf_jax.render.sampling import FineDepths, coarse_z, fine_z
 
 # Raw density logit given to skipped samples: no density even with training noise on the logit.
@@ -72,9 +74,12 @@ class SampleBudget(NamedTuple):
 
   coarse: budgets of the coarse pass's segments (its length is the number of segments).
   fine: budgets of the fine pass's segments.
+  kept: () or, with training's sample selection (`accel.train_selection`), the budgets of the
+    samples each pass differentiates (coarse, fine).
   """
   coarse: tuple[int, ...]
   fine: tuple[int, ...]
+  kept: tuple[int, ...] = ()
 
 
 @struct.dataclass
@@ -89,8 +94,12 @@ class MarchStats:
     min(requested, budget).
   fine_reused: [] fine-pass samples at coarse depths that took the coarse pass's aggregated feature
     (only the fine field ran there; `accel.reuse_coarse_features`), not in fine_requested.
-  overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost).
+  overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost;
+    with selection also the selected samples beyond the kept budget, which lose their gradient).
   rays_skipped: [] rays that evaluated no sample in either pass (rendered as background).
+  kept_requested, kept_capacity, kept_evaluated: with training's sample selection, [2] samples each
+    pass selected for differentiation, [2] samples each pass evaluated at most, [] samples
+    differentiated (sum of min(selected, kept budget)); None without selection.
   """
   coarse_requested: jax.Array
   fine_requested: jax.Array
@@ -101,6 +110,9 @@ class MarchStats:
   fine_reused: jax.Array
   overflow: jax.Array
   rays_skipped: jax.Array
+  kept_requested: jax.Array | None = None
+  kept_capacity: jax.Array | None = None
+  kept_evaluated: jax.Array | None = None
 
 
 def _segment_bounds(num_inner: int, num_segments: int) -> list[tuple[int, int]]:
@@ -109,37 +121,18 @@ def _segment_bounds(num_inner: int, num_segments: int) -> list[tuple[int, int]]:
   return list(zip(edges[:-1], edges[1:]))
 
 
-def _transmittance(sigma: jax.Array, z: jax.Array, norms: jax.Array) -> jax.Array:
-  """Transmittance after the first n samples as `composite` computes it: sigma [R, n], z [R, n+1] -> [R]."""
-  deltas = (z[:, 1:] - z[:, :-1]) * norms[:, None]
-  alpha = 1.0 - jnp.exp(-(jax.nn.relu(sigma) + 1e-6) * deltas)
-  return jnp.prod(1.0 - alpha + 1e-10, -1)
-
-
-def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fields: tuple[bool, ...],
-              use_warp: bool, chunk: int | None):
+def _query_fn(field: Field, fields: tuple[bool, ...], chunk: int | None):
   """(points [B, 3], viewdirs [B, 3], key, num_valid []) -> (raw [B, len(fields), 4], offsets [B, N, 2]).
 
   Evaluated in chunks of `chunk` rows (None: in one call); rows from `num_valid` on are budget
   padding, and chunks of padding only are skipped (zeros). The aggregated feature of a sample is
-  computed once and fed to every field in `fields`.
+  computed once and fed to every field in `fields`. Each chunk's slot noise is drawn by the model
+  from the key folded with the chunk's first row.
   """
-  m = model.config
-  if m.slot_init not in ('random', 'mean'):
-    raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
-
   def evaluate(points, viewdirs, key, num_valid):
-    if m.slot_init == 'random' and key is None:
-      raise ValueError("config.model.slot_init='random' draws slot noise: pass a PRNG key to render.")
-
     def one_chunk(p, v, index):
-      noise = None
-      if m.slot_init == 'random':
-        noise = jax.random.normal(jax.random.fold_in(key, index[0]),
-                                  (p.shape[0], m.num_slots, m.slot_dim), jnp.float32)
-      out = model.apply({'params': params}, p, v, frame.audio_code, frame.ref_features,
-                        frame.ref_poses, frame.focal, noise, fields, use_warp,
-                        method=DFRF.query_fields)
+      slot_key = None if key is None else jax.random.fold_in(key, index[0])
+      out = field.query(p, v, fields, slot_key)
       return out.raw, jnp.swapaxes(out.offsets, 0, 1)
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)
@@ -150,6 +143,28 @@ def _query_fn(model: DFRF, params: dict, frame: FrameInputs, fields: tuple[bool,
   return evaluate
 
 
+class Selection(NamedTuple):
+  """Training's choice of the samples a pass differentiates (`accel.train_selection`).
+
+  The pass first evaluates its occupied samples without gradients; of those it keeps the samples
+  whose (noisy) raw density is positive, whose opacity exceeds `alpha_threshold` and before which the
+  ray's transmittance exceeds `transmittance_threshold` (for the fine field's values at coarse
+  depths, `accel.reuse_coarse_features`: a positive raw density), compacts them into `budget` and
+  evaluates them again, with gradients. The others keep their values, without gradients: the
+  pass's outputs are the unselected pass's, only its gradients lose the dropped samples' shares.
+  That includes the offset regulariser's share there (as at skipped samples), and with
+  `slot_init='random'` the second evaluation draws other slot noise than the first.
+
+  noise_std: the pass's density-noise rule (`MarchMode.noise_std`); noise_key: its key (the one
+  `composite` draws the same noise from).
+  """
+  budget: int
+  alpha_threshold: float
+  transmittance_threshold: float
+  noise_std: Callable[[jax.Array], float | jax.Array]
+  noise_key: jax.Array | None
+
+
 class _Pass(NamedTuple):
   """What `_march_pass` returns.
 
@@ -157,12 +172,14 @@ class _Pass(NamedTuple):
   offsets: [N, R, S, 2] or None.
   evaluated: [R, S] bool, samples whose values come from this pass's queries or from `initial`.
   requested: [K] int32 samples each segment asked for. num_evaluated: [] int32 queries run.
+  kept: [] int32 samples selected for differentiation (`Selection`), or None.
   """
   raw: jax.Array
   offsets: jax.Array | None
   evaluated: jax.Array
   requested: jax.Array
   num_evaluated: jax.Array
+  kept: jax.Array | None = None
 
 
 def _empty_raw(shape: tuple[int, ...]) -> jax.Array:
@@ -170,28 +187,29 @@ def _empty_raw(shape: tuple[int, ...]) -> jax.Array:
   return jnp.zeros(shape + (4,), jnp.float32).at[..., 3].set(EMPTY_DENSITY)
 
 
-def _march_pass(query, rays_o: jax.Array, rays_d: jax.Array, z: jax.Array, mask: jax.Array,
-                budgets: tuple[int, ...], key: jax.Array | None, termination: float,
-                num_fields: int, num_refs: int, keep_offsets: bool,
-                initial: tuple[jax.Array, jax.Array | None, jax.Array] | None = None) -> _Pass:
+def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple[int, ...],
+                key: jax.Array | None, termination: float, num_fields: int, num_refs: int,
+                keep_offsets: bool,
+                initial: tuple[jax.Array, jax.Array | None, jax.Array] | None = None,
+                selection: Selection | None = None) -> _Pass:
   """Evaluates the masked samples of one pass segment by segment, each compacted into its budget.
 
   Args:
     query: from `_query_fn`; its first field is the pass's own (the one termination reads).
-    rays_o, rays_d: [R, 3]. z: [R, S] sample depths. mask: [R, S] samples to query.
+    rays: the R rays. z: [R, S] sample depths. mask: [R, S] samples to query.
     budgets: samples evaluated per depth segment (static).
     key: slot-noise key or None. termination: transmittance threshold (0: none).
     num_fields: F, fields the query returns. num_refs: N, references (shape of the offsets).
     keep_offsets: return the offsets.
     initial: (raw [R, S, F, 4], offsets [N, R, S, 2] or None, evaluated [R, S]) values already known
       (not in `mask`), or None.
+    selection: differentiate only the samples it selects (training), or None: all of them.
 
   Returns:
     _Pass.
   """
   num_rays, num_samples = z.shape
-  norms = jnp.linalg.norm(rays_d, axis=-1)
-  viewdirs = rays_d / norms[:, None]
+  viewdirs = rays.viewdirs()
   if initial is None:
     raw = _empty_raw((num_rays, num_samples, num_fields))
     offsets = jnp.zeros((num_refs, num_rays, num_samples, 2), jnp.float32) if keep_offsets else None
@@ -215,17 +233,62 @@ def _march_pass(query, rays_o: jax.Array, rays_d: jax.Array, z: jax.Array, mask:
       ray, col = flat // width, lo + flat % width
       ray_in = jnp.minimum(ray, num_rays - 1)
       depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
-      points = rays_o[ray_in] + rays_d[ray_in] * depth[:, None]
+      points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
       seg_key = None if key is None else jax.random.fold_in(key, k)
       out_raw, out_offsets = query(points, viewdirs[ray_in], seg_key, count)
+      if selection is not None:  # values only: the selected samples are differentiated below
+        out_raw, out_offsets = jax.lax.stop_gradient((out_raw, out_offsets))
       raw = raw.at[ray, col].set(out_raw, mode='drop')
       if keep_offsets:
         offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
       done = done.at[ray, col].set(True, mode='drop')
     if termination > 0.0 and k + 1 < len(budgets):
-      live = _transmittance(raw[:, :hi, 0, 3], z[:, :hi + 1], norms) > termination
+      live = transmittance_after(raw[:, :hi, 0, 3], z[:, :hi + 1], rays.directions) > termination
+  kept = None
+  if selection is not None:
+    here = done if initial is None else done & ~initial[2]
+    raw, offsets, kept = _differentiate_selected(query, rays, z, raw, offsets, here, selection,
+                                                 None if key is None else
+                                                 jax.random.fold_in(key, len(budgets)))
   return _Pass(raw=raw, offsets=offsets, evaluated=done, requested=jnp.stack(requested),
-               num_evaluated=sum(evaluated))
+               num_evaluated=sum(evaluated), kept=kept)
+
+
+def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
+                            offsets: jax.Array | None, here: jax.Array, selection: Selection,
+                            key: jax.Array | None
+                            ) -> tuple[jax.Array, jax.Array | None, jax.Array]:
+  """Re-evaluates, with gradients, the samples of a pass that `selection` keeps.
+
+  Args:
+    query: the pass's `_query_fn`. rays: the R rays. z: [R, S] depths.
+    raw: [R, S, F, 4] the pass's values (without gradients). offsets: [N, R, S, 2] or None.
+    here: [R, S] samples this pass evaluated. selection: the rule and budget. key: slot-noise key.
+
+  Returns:
+    (raw, offsets) with the kept samples' values carrying gradients, and [] int32 samples selected.
+  """
+  num_rays, num_samples = z.shape
+  own = raw[:, :, 0]
+  sigma = noisy_density(own[..., 3], selection.noise_std(own), selection.noise_key)
+  alpha = opacity(sigma, intervals(z, rays.directions))
+  keep = (here & (sigma > 0.0) & (alpha > selection.alpha_threshold)
+          & (transmittance(alpha) > selection.transmittance_threshold))
+  for f in range(1, raw.shape[2]):  # other fields at these samples (the fine one at coarse depths)
+    keep = keep | (here & (raw[:, :, f, 3] > 0.0))
+  count = jnp.sum(keep, dtype=jnp.int32)
+  if selection.budget > 0:
+    flat = jnp.nonzero(keep.reshape(-1), size=selection.budget,
+                       fill_value=num_rays * num_samples)[0]
+    ray, col = flat // num_samples, flat % num_samples
+    ray_in = jnp.minimum(ray, num_rays - 1)
+    depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
+    points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
+    out_raw, out_offsets = query(points, rays.viewdirs()[ray_in], key, count)
+    raw = raw.at[ray, col].set(out_raw, mode='drop')
+    if offsets is not None:
+      offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
+  return raw, offsets, count
 
 
 def _reused_in_fine_pass(coarse: _Pass, depths: FineDepths, keep_offsets: bool
@@ -253,73 +316,85 @@ def _reused_in_fine_pass(coarse: _Pass, depths: FineDepths, keep_offsets: bool
   return raw, offsets, reused
 
 
-def skip_mask(grid: OccupancyGrid, render_config: ml_collections.ConfigDict, *,
-              train: bool) -> OccupancyMask:
-  """The cells the accelerated sampler evaluates: `grid` above `accel.density_threshold` (in
-  training capped at the grid's mean density, `occupancy.training_threshold`), dilated by
-  `accel.dilation` cells. Compute it once per grid, not per frame or step."""
-  a = render_config.accel
-  threshold = training_threshold(grid, a.density_threshold) if train else a.density_threshold
-  return occupancy_mask(grid, threshold, a.dilation)
+def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
+                      mask: OccupancyMask, budget: SampleBudget) -> tuple[RenderOutput, MarchStats]:
+  """The dense march's outputs from the samples in occupied cells, compacted into `budget`.
 
+  Args:
+    field, rays, keys, mode: as `renderer.march`; reads `mode.render_config.accel`
+      (termination_threshold, or with train train_termination_threshold; reuse_coarse_features;
+      point_chunk when not training: a train step evaluates a segment in one call).
+    mask: the cells to evaluate (`march_state.skip_mask`).
+    budget: static samples per depth segment of each pass.
 
-def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, rays_o: jax.Array,
-            rays_d: jax.Array, bg_rgb: jax.Array, near: float, far: float,
-            render_config: ml_collections.ConfigDict, key: jax.Array | None, train: bool,
-            budget: SampleBudget, use_warp: bool, keep_offsets: bool,
-            density_noise: DensityNoise | None = None):
-  """Both passes; returns (RenderOutput with offsets_fine possibly None, MarchStats)."""
-  chex.assert_shape([rays_o, rays_d, bg_rgb], (rays_o.shape[0], 3))
-  r, a = render_config, render_config.accel
-  keys = [None] * 6 if key is None else list(jax.random.split(key, 6))
-  k_strat, k_pdf, k_slot_c, k_slot_f, k_noise_c, k_noise_f = keys
-  randomise = train and r.perturb
-
-  def noise_std(raw: jax.Array) -> float | jax.Array:
-    if not train:
-      return 0.0
-    return r.raw_noise_std if density_noise is None else density_noise(raw[..., 3])
-
-  termination = float(a.train_termination_threshold if train else a.termination_threshold)
-  num_refs = frame.ref_poses.shape[0]
+  Returns:
+    RenderOutput (sigma_coarse / sigma_fine EMPTY_DENSITY where not evaluated; offsets_fine zero
+    there, and None when not training) and MarchStats.
+  """
+  rays.check()
+  r, a = mode.render_config, mode.render_config.accel
+  termination = float(a.train_termination_threshold if mode.train else a.termination_threshold)
+  keep_offsets = mode.train  # only the training loss reads them
   reuse = bool(a.reuse_coarse_features)
   # Rendering evaluates the compacted samples in cache-sized chunks; a train step in one call per
   # segment, as the dense step evaluates all its rays at once (the backward pass of a chunked loop
   # costs more than it saves: ~10% per step on a CPU).
-  chunk = None if train else points_per_call(a.point_chunk)
+  chunk = None if mode.train else points_per_call(a.point_chunk)
 
   def occupied_samples(z):
-    points = rays_o[:, None, :] + rays_d[:, None, :] * z[..., None]
-    return occupied(mask, points).at[:, -1].set(False)  # the background sample is composited
+    return occupied(mask, rays.points(z)).at[:, -1].set(False)  # the background sample is composited
 
-  z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
-  z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
+  select = mode.train and bool(budget.kept)
+
+  def selection(index: int, noise_key: jax.Array | None) -> Selection | None:
+    if not select:
+      return None
+    return Selection(budget=budget.kept[index], alpha_threshold=float(a.train_alpha_threshold),
+                     transmittance_threshold=float(a.train_keep_transmittance),
+                     noise_std=mode.noise_std, noise_key=noise_key)
+
+  z = coarse_z(rays.near, rays.far, r.N_samples, lindisp=r.lindisp,
+               key=keys.strata if mode.randomise else None)
+  z = jnp.broadcast_to(z, (rays.num, r.N_samples))
   fields = (False, True) if reuse else (False,)
-  query = _query_fn(model, params, frame, fields, use_warp, chunk)
-  coarse_pass = _march_pass(query, rays_o, rays_d, z, occupied_samples(z), budget.coarse, k_slot_c,
-                            termination, len(fields), num_refs, keep_offsets=keep_offsets and reuse)
-  coarse = composite(coarse_pass.raw[:, :, 0], z, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
-                     raw_noise_std=noise_std(coarse_pass.raw[:, :, 0]), key=k_noise_c)
+  coarse_pass = _march_pass(_query_fn(field, fields, chunk), rays, z, occupied_samples(z),
+                            budget.coarse, keys.slots_coarse, termination, len(fields),
+                            field.num_refs, keep_offsets=keep_offsets and reuse,
+                            selection=selection(0, keys.noise_coarse))
+  raw_coarse = coarse_pass.raw[:, :, 0]
+  coarse = composite(raw_coarse, z, rays.directions, rays.background, white_bkgd=r.white_bkgd,
+                     raw_noise_std=mode.noise_std(raw_coarse), key=keys.noise_coarse)
 
-  depths = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
+  depths = fine_z(z, coarse.weights, r.N_importance, key=keys.pdf if mode.randomise else None)
   z_all = depths.z
   initial = _reused_in_fine_pass(coarse_pass, depths, keep_offsets) if reuse else None
   to_query = occupied_samples(z_all)
   if reuse:
     to_query = to_query & ~initial[2]
-  query = _query_fn(model, params, frame, (True,), use_warp, chunk)
-  fine_pass = _march_pass(query, rays_o, rays_d, z_all, to_query, budget.fine, k_slot_f,
-                          termination, 1, num_refs, keep_offsets=keep_offsets, initial=initial)
+  fine_pass = _march_pass(_query_fn(field, (True,), chunk), rays, z_all, to_query, budget.fine,
+                          keys.slots_fine, termination, 1, field.num_refs,
+                          keep_offsets=keep_offsets, initial=initial,
+                          selection=selection(1, keys.noise_fine))
   raw = fine_pass.raw[:, :, 0]
-  fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
-                   raw_noise_std=noise_std(raw), key=k_noise_f)
+  fine = composite(raw, z_all, rays.directions, rays.background, white_bkgd=r.white_bkgd,
+                   raw_noise_std=mode.noise_std(raw), key=keys.noise_fine)
 
   requested = jnp.concatenate([coarse_pass.requested, fine_pass.requested])
   budgets = jnp.array(budget.coarse + budget.fine, jnp.int32)
   overflow = jnp.sum(jnp.maximum(requested - budgets, 0))
 
   def capacity(num_samples, num_segments):
-    return jnp.array(_segment_capacity(rays_o.shape[0], num_samples, num_segments), jnp.int32)
+    return jnp.array(_segment_capacity(rays.num, num_samples, num_segments), jnp.int32)
+
+  kept = {}
+  if select:
+    kept_requested = jnp.stack([coarse_pass.kept, fine_pass.kept])
+    kept_budget = jnp.array(budget.kept, jnp.int32)
+    overflow = overflow + jnp.sum(jnp.maximum(kept_requested - kept_budget, 0))
+    kept = dict(kept_requested=kept_requested,
+                kept_capacity=jnp.array([sum(_segment_capacity(rays.num, n, 1))
+                                         for n in (r.N_samples, z_all.shape[1])], jnp.int32),
+                kept_evaluated=jnp.sum(jnp.minimum(kept_requested, kept_budget)))
 
   fine_reused = jnp.sum(initial[2], dtype=jnp.int32) if reuse else jnp.zeros((), jnp.int32)
   touched = jnp.any(coarse_pass.evaluated, 1) | jnp.any(fine_pass.evaluated, 1)
@@ -328,61 +403,11 @@ def _render(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask, 
                      fine_capacity=capacity(z_all.shape[1], len(budget.fine)),
                      coarse_evaluated=coarse_pass.num_evaluated,
                      fine_evaluated=fine_pass.num_evaluated, fine_reused=fine_reused,
-                     overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32))
+                     overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32), **kept)
   out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=fine_pass.offsets,
-                     sigma_coarse=coarse_pass.raw[:, :, 0, 3], sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
+                     sigma_coarse=raw_coarse[..., 3], sigma_fine=raw[..., 3],
+                     z_std=jnp.std(depths.samples, -1))
   return out, stats
-
-
-def render_rays_accelerated(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask,
-                            rays_o: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, near: float,
-                            far: float, render_config: ml_collections.ConfigDict,
-                            key: jax.Array | None, train: bool, *, budget: SampleBudget,
-                            use_warp: bool = True, density_noise: DensityNoise | None = None
-                            ) -> tuple[RenderOutput, MarchStats]:
-  """`renderer.render_rays` with empty-space skipping and early termination.
-
-  Args:
-    model, params, frame, rays_o, rays_d, bg_rgb, near, far, key, train, use_warp, density_noise:
-      as `render_rays`.
-    mask: the cells to evaluate (`skip_mask`).
-    render_config: the `render` section; uses its `accel` fields (termination_threshold or, with
-      train=True, train_termination_threshold, num_segments via the budget, point_chunk with
-      train=False; train=True evaluates a segment in one call) besides what `render_rays` reads.
-    budget: static samples per depth segment of each pass.
-
-  Returns:
-    RenderOutput (offsets_fine [N, R, S, 2] zero, sigma_coarse / sigma_fine EMPTY_DENSITY where not
-    evaluated) and MarchStats.
-  """
-  return _render(model, params, frame, mask, rays_o, rays_d, bg_rgb, near, far, render_config, key,
-                 train, budget, use_warp, keep_offsets=True, density_noise=density_noise)
-
-
-@functools.partial(jax.jit, static_argnames=('model', 'height', 'width', 'render_config', 'budget'))
-def render_image_accelerated(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask,
-                             c2w: jax.Array, bg_image: jax.Array, intrinsics: jax.Array, near: float,
-                             far: float, key: jax.Array | None, *, height: int, width: int,
-                             render_config: ml_collections.FrozenConfigDict,
-                             budget: SampleBudget) -> tuple[ImageOutput, MarchStats]:
-  """Renders every pixel of one frame with the accelerated passes (one compaction per frame).
-
-  Args:
-    model, params, frame, c2w, bg_image ([H, W, 3]), intrinsics ([3] focal, cx, cy), near, far, key,
-      height, width: as `renderer.render_image`.
-    mask: the cells to evaluate (`skip_mask`). render_config: the `render` section (with `accel`).
-    budget: static samples per depth segment of each pass, for the whole frame.
-
-  Returns:
-    ImageOutput and MarchStats.
-  """
-  pixels = cameras.image_pixels(height, width).reshape(-1, 2)
-  rays_o, rays_d = cameras.pixel_rays(pixels, c2w, intrinsics[0], intrinsics[1], intrinsics[2])
-  out, stats = _render(model, params, frame, mask, rays_o, rays_d, bg_image.reshape(-1, 3), near,
-                       far, render_config, key, False, budget, True, keep_offsets=False)
-  image = ImageOutput(rgb=out.fine.rgb, rgb0=out.coarse.rgb, disp=out.fine.disp, acc=out.fine.acc,
-                      acc0=out.coarse.acc, depth=out.fine.depth, last_weight=out.fine.last_weight)
-  return jax.tree.map(lambda x: x.reshape((height, width) + x.shape[1:]), image), stats
 
 
 def _segment_capacity(num_rays: int, num_samples: int, num_segments: int) -> list[int]:
@@ -419,11 +444,15 @@ def initial_budget(num_rays: int, render_config: ml_collections.ConfigDict, *,
   r, a = render_config, render_config.accel
   count = num_segments(render_config, train)
 
-  def segments(num_samples):
+  def segments(num_samples, num):
     return tuple(_segment_budget(cap * a.initial_fraction, cap, a.budget_granularity)
-                 for cap in _segment_capacity(num_rays, num_samples, count))
+                 for cap in _segment_capacity(num_rays, num_samples, num))
 
-  return SampleBudget(coarse=segments(r.N_samples), fine=segments(r.N_samples + r.N_importance))
+  passes = (r.N_samples, r.N_samples + r.N_importance)
+  kept = ()
+  if train and a.train_selection:
+    kept = tuple(segments(n, 1)[0] for n in passes)
+  return SampleBudget(coarse=segments(passes[0], count), fine=segments(passes[1], count), kept=kept)
 
 
 def fit_budget(stats: MarchStats, *, headroom: float, granularity: int) -> SampleBudget:
@@ -438,8 +467,11 @@ def fit_budget(stats: MarchStats, *, headroom: float, granularity: int) -> Sampl
     return tuple(_segment_budget(float(req) * headroom, int(cap), granularity)
                  for req, cap in zip(np.asarray(requested), np.asarray(capacity)))
 
+  kept = ()
+  if stats.kept_requested is not None:
+    kept = segments(stats.kept_requested, stats.kept_capacity)
   return SampleBudget(coarse=segments(stats.coarse_requested, stats.coarse_capacity),
-                      fine=segments(stats.fine_requested, stats.fine_capacity))
+                      fine=segments(stats.fine_requested, stats.fine_capacity), kept=kept)
 
 
 def next_budget(budget: SampleBudget, stats: MarchStats, *, headroom: float, granularity: int,
@@ -451,33 +483,8 @@ def next_budget(budget: SampleBudget, stats: MarchStats, *, headroom: float, gra
   otherwise keeps `budget`, so that small changes between frames or steps do not recompile.
   """
   needed = fit_budget(stats, headroom=headroom, granularity=granularity)
-  total = sum(budget.coarse) + sum(budget.fine)
-  if int(stats.overflow) > 0 or sum(needed.coarse) + sum(needed.fine) < shrink_below * total:
+  total = sum(budget.coarse) + sum(budget.fine) + sum(budget.kept)
+  if (int(stats.overflow) > 0
+      or sum(needed.coarse) + sum(needed.fine) + sum(needed.kept) < shrink_below * total):
     return needed
   return budget
-
-
-def render_image_adaptive(model: DFRF, params: dict, frame: FrameInputs, mask: OccupancyMask,
-                          c2w: jax.Array, bg_image: jax.Array, intrinsics: jax.Array, near: float,
-                          far: float, key: jax.Array | None, *, height: int, width: int,
-                          render_config: ml_collections.FrozenConfigDict, budget: SampleBudget,
-                          max_attempts: int = 4
-                          ) -> tuple[ImageOutput, MarchStats, SampleBudget]:
-  """`render_image_accelerated`, re-run with a larger budget until no occupied sample is dropped.
-
-  Returns the image, its stats and the budget for the next frame (`next_budget`: grown if this one
-  overflowed, shrunk if it was far too large). Raises RuntimeError if samples are still dropped
-  after `max_attempts` renders.
-  """
-  a = render_config.accel
-  refit = functools.partial(next_budget, headroom=a.budget_headroom,
-                            granularity=a.budget_granularity, shrink_below=a.budget_shrink_below)
-  for _ in range(max_attempts):
-    image, stats = render_image_accelerated(
-        model, params, frame, mask, c2w, bg_image, intrinsics, near, far, key, height=height,
-        width=width, render_config=render_config, budget=budget)
-    if int(stats.overflow) == 0:
-      return image, stats, refit(budget, stats)
-    budget = refit(budget, stats)
-  raise RuntimeError(f'render_image_adaptive: {int(stats.overflow)} occupied samples still exceed '
-                     f'the budget after {max_attempts} renders (last budget {budget}).')

@@ -3,6 +3,10 @@
 This is the authors' `raw2outputs`: the last sample of every ray sits at the far bound with an
 effectively infinite interval and takes the ray's background (torso-plate) colour instead of the
 network's, so a ray that passes through empty space renders the background pixel.
+
+Its building blocks (`intervals`, `noisy_density`, `opacity`, `survival`, `transmittance`,
+`transmittance_after`) are also what the accelerated marcher uses to decide when a ray is opaque
+enough to stop, and which samples a training step differentiates.
 """
 
 import chex
@@ -33,6 +37,57 @@ class Composite:
   last_weight: jax.Array
 
 
+def opacity(sigma: jax.Array, deltas: jax.Array) -> jax.Array:
+  """alpha = 1 - exp(-(relu(sigma) + 1e-6) * delta) of each sample: sigma, deltas [R, S] -> [R, S].
+
+  sigma is the raw density logit; deltas are the sample intervals in world units (the authors' 1e-6
+  keeps alpha above zero in empty space).
+  """
+  return 1.0 - jnp.exp(-(jax.nn.relu(sigma) + 1e-6) * deltas)
+
+
+def survival(alpha: jax.Array) -> jax.Array:
+  """The share of light a sample lets through, 1 - alpha, kept off zero by the authors' 1e-10."""
+  return 1.0 - alpha + 1e-10
+
+
+def intervals(z: jax.Array, rays_d: jax.Array) -> jax.Array:
+  """[R, S] world-unit length of each sample's interval; the last one (the background) is 1e10."""
+  deltas = jnp.concatenate([z[:, 1:] - z[:, :-1], jnp.full_like(z[:, :1], 1e10)], -1)
+  return deltas * jnp.linalg.norm(rays_d, axis=-1, keepdims=True)
+
+
+def transmittance(alpha: jax.Array) -> jax.Array:
+  """[R, S] transmittance before each sample: the exclusive product of `survival` along the ray."""
+  return jnp.cumprod(jnp.concatenate([jnp.ones_like(alpha[:, :1]), survival(alpha[:, :-1])], -1),
+                     -1)
+
+
+def noisy_density(sigma: jax.Array, raw_noise_std: float | jax.Array,
+                  key: jax.Array | None) -> jax.Array:
+  """sigma [R, S] plus N(0, raw_noise_std^2) training noise drawn from `key` (none for a Python 0)."""
+  if isinstance(raw_noise_std, (int, float)) and raw_noise_std <= 0.0:
+    return sigma
+  if key is None:
+    raise ValueError('composite: density noise (raw_noise_std) needs a PRNG key, got key=None.')
+  return sigma + raw_noise_std * jax.random.normal(key, sigma.shape, sigma.dtype)
+
+
+def transmittance_after(sigma: jax.Array, z: jax.Array, rays_d: jax.Array) -> jax.Array:
+  """Transmittance after the first n samples of each ray, as `composite` accumulates it.
+
+  Args:
+    sigma: [R, n] raw densities of the first n samples.
+    z: [R, n + 1] their depths and the next sample's (which closes the last interval).
+    rays_d: [R, 3] unnormalised ray directions (intervals are scaled by their length).
+
+  Returns:
+    [R] product of `survival` over the n samples.
+  """
+  deltas = (z[:, 1:] - z[:, :-1]) * jnp.linalg.norm(rays_d, axis=-1, keepdims=True)
+  return jnp.prod(survival(opacity(sigma, deltas)), -1)
+
+
 def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, *,
               white_bkgd: bool, raw_noise_std: float | jax.Array = 0.0,
               key: jax.Array | None = None) -> Composite:
@@ -54,19 +109,9 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
   num_rays, num_samples = z.shape
   chex.assert_shape(raw, (num_rays, num_samples, 4))
   chex.assert_shape([rays_d, bg_rgb], (num_rays, 3))
-  deltas = jnp.concatenate([z[:, 1:] - z[:, :-1], jnp.full_like(z[:, :1], 1e10)], -1)
-  deltas = deltas * jnp.linalg.norm(rays_d, axis=-1, keepdims=True)
   rgb = jnp.concatenate([jax.nn.sigmoid(raw[:, :-1, :3]), bg_rgb[:, None, :]], 1)
-  sigma = raw[..., 3]
-  if not isinstance(raw_noise_std, (int, float)) or raw_noise_std > 0.0:
-    if key is None:
-      raise ValueError('composite: density noise (raw_noise_std) needs a PRNG key, got key=None.')
-    sigma = sigma + raw_noise_std * jax.random.normal(key, sigma.shape, sigma.dtype)
-  alpha = 1.0 - jnp.exp(-(jax.nn.relu(sigma) + 1e-6) * deltas)
-  # Transmittance before each sample: exclusive product of (1 - alpha), kept off zero by 1e-10.
-  trans = jnp.cumprod(
-      jnp.concatenate([jnp.ones_like(alpha[:, :1]), 1.0 - alpha[:, :-1] + 1e-10], -1), -1)
-  weights = alpha * trans
+  alpha = opacity(noisy_density(raw[..., 3], raw_noise_std, key), intervals(z, rays_d))
+  weights = alpha * transmittance(alpha)
   rgb_map = jnp.sum(weights[..., None] * rgb, 1)
   depth = jnp.sum(weights * z, -1)
   acc = jnp.sum(weights, -1)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from dfrf_jax.model.dfrf import DFRF
 from dfrf_jax.render.chunking import map_in_chunks, points_per_call
-from dfrf_jax.render.renderer import FrameInputs
+from dfrf_jax.render.rays import Field, FrameInputs
 
 # density_fn(points [P, 3] world units, key, num_valid) -> [P] non-negative density. num_valid ([] int
 # or None): rows from num_valid on are padding whose values are discarded (they may be left unmeasured).
@@ -272,24 +272,16 @@ def max_density(model: DFRF, params: dict, frames: FrameInputs, points: jax.Arra
     [P] max over conditions and fields of relu(raw density).
   """
   chex.assert_shape(points, (None, 3))
-  m = model.config
-  if m.slot_init not in ('random', 'mean'):
-    raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
   num_conditions = frames.audio_code.shape[0]
   viewdirs = jnp.broadcast_to(jnp.array([0.0, 0.0, -1.0], jnp.float32), points.shape)
 
   def one_condition(args):
     frame, k = args
+    field = Field(model=model, params=params, frame=frame, use_warp=use_warp)
 
     def field_max(p, v, index):
-      noise = None
-      if m.slot_init == 'random':
-        # One draw per chunk, keyed by the chunk's first point.
-        noise = jax.random.normal(jax.random.fold_in(k, index[0]),
-                                  (p.shape[0], m.num_slots, m.slot_dim), jnp.float32)
-      out = model.apply({'params': params}, p, v, frame.audio_code, frame.ref_features,
-                        frame.ref_poses, frame.focal, noise, (False, True), use_warp,
-                        method=DFRF.query_fields)
+      # One slot-noise stream per chunk, keyed by the chunk's first point.
+      out = field.query(p, v, (False, True), jax.random.fold_in(k, index[0]))
       return jnp.max(jax.nn.relu(out.raw[:, :, 3]), 1)
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)

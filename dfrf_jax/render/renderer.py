@@ -1,193 +1,131 @@
-"""Volume rendering of DFRF rays: coarse samples, importance resampling, fine samples (the dense path).
+"""The one ray-marching entry point: `march` a batch of rays, `march_image` a whole view.
 
-Everything a frame shares (the audio code, the reference feature maps, the reference poses) is computed
-once per frame by the caller and passed in as a `FrameInputs`; the functions here only march rays.
+  out, stats = march(field, rays, key, mode, state)
+
+`state` is the marching state (`march_state.MarchState`): None marches every sample (the dense
+marcher, render/dense.py, the authors' path); a state marches only the samples in its occupancy
+mask, compacted into its sample budget (render/accelerated.py), and `stats` is then the
+`MarchStats` of that march (None for the dense one). Everything a frame shares (the audio code, the
+reference feature maps) is computed once per frame by the caller (`frame_inputs`) and carried by
+the `Field`.
+
+`render_rays` and `render_image` are the dense march in the argument lists of the authors' functions,
+the API the parity tests pin.
 """
 
-from collections.abc import Callable
 import functools
 
-import chex
 import jax
 import jax.numpy as jnp
 import ml_collections
 
 from dfrf_jax.model.dfrf import DFRF
-from dfrf_jax.render import cameras
-from dfrf_jax.render.compositing import Composite, composite
-from dfrf_jax.render.sampling import coarse_z, fine_z
+from dfrf_jax.render.accelerated import MarchStats, march_accelerated
+from dfrf_jax.render.chunking import map_in_chunks
+from dfrf_jax.render.dense import march_dense
+from dfrf_jax.render.march_state import MarchState, refit
+from dfrf_jax.render.rays import (DensityNoise, Field, FrameInputs, ImageOutput, MarchMode, Rays,
+                                  RenderOutput, View, frame_inputs, image_output, ray_keys)
+
+__all__ = ['FrameInputs', 'ImageOutput', 'RenderOutput', 'frame_inputs', 'march', 'march_image',
+           'render_frame', 'render_image', 'render_rays']
 
 
-# A pass's raw densities [R, S] -> the standard deviation of the noise added to them ([] traced).
-DensityNoise = Callable[[jax.Array], jax.Array]
+def march(field: Field, rays: Rays, key: jax.Array | None, mode: MarchMode,
+          state: MarchState | None = None) -> tuple[RenderOutput, MarchStats | None]:
+  """Marches R rays through `field`: coarse pass, importance resampling, fine pass.
 
+  Args:
+    field: the model, its params and the frame's conditioning.
+    rays: the R rays.
+    key: PRNG key of stratified and importance sampling, density noise and slot noise (split once,
+      `rays.ray_keys`); None: deterministic, needs `model.slot_init == 'mean'`.
+    mode: render config, training or not, density-noise rule.
+    state: None (every sample) or the accelerated marcher's state (mask and budget).
 
-@chex.dataclass(frozen=True)
-class FrameInputs:
-  """Per-frame conditioning shared by every ray of the frame.
-
-  audio_code: [dim_aud] the frame's audio code A.
-  ref_features: [N, H, W, C] reference feature maps.
-  ref_poses: [N, 3, 4] reference camera-to-world matrices.
-  focal: [] focal length of the references in pixels.
+  Returns:
+    RenderOutput and the MarchStats of an accelerated march (None for the dense one).
   """
-  audio_code: jax.Array
-  ref_features: jax.Array
-  ref_poses: jax.Array
-  focal: jax.Array
+  rays.check()
+  keys = ray_keys(key)
+  if state is None:
+    return march_dense(field, rays, keys, mode), None
+  return march_accelerated(field, rays, keys, mode, state.mask, state.budget)
 
 
-@chex.dataclass(frozen=True)
-class RenderOutput:
-  """Coarse and fine results for R rays.
+@functools.partial(jax.jit, static_argnames=('mode',))
+def march_image(field: Field, view: View, key: jax.Array | None, mode: MarchMode,
+                state: MarchState | None = None) -> tuple[ImageOutput, MarchStats | None]:
+  """Marches every pixel of `view` in one compiled program.
 
-  coarse, fine: `Composite` of each pass (rgb [R, 3], disp, acc, depth, last_weight [R], weights [R, S]).
-  z_fine: [R, S_c + S_i] fine sample depths.
-  offsets_fine: [N, R, S_c + S_i, 2] warp offsets of the fine samples (pixels).
-  sigma_coarse: [R, S_c] raw density of the coarse samples (before the relu).
-  sigma_fine: [R, S_c + S_i] raw density of the fine samples.
-  z_std: [R] standard deviation of the importance samples.
+  The dense marcher goes `mode.render_config.chunk` rays at a time (`chunking.map_in_chunks`; each
+  chunk's key is `key` folded with its first ray's index); the accelerated one compacts the samples
+  of the whole frame at once (its networks then run in `accel.point_chunk` pieces).
+
+  Returns:
+    ImageOutput ([H, W, ...] arrays) and the MarchStats of an accelerated march (else None).
   """
-  coarse: Composite
-  fine: Composite
-  z_fine: jax.Array
-  offsets_fine: jax.Array
-  sigma_coarse: jax.Array
-  sigma_fine: jax.Array
-  z_std: jax.Array
+  rays = view.rays()
+  if state is None:
+    def one_chunk(origins, directions, background, index):
+      chunk_key = None if key is None else jax.random.fold_in(key, index[0])
+      chunk_rays = Rays(origins=origins, directions=directions, background=background,
+                        near=view.near, far=view.far)
+      return image_output(march(field, chunk_rays, chunk_key, mode)[0])
+
+    index = jnp.arange(rays.num, dtype=jnp.int32)
+    out = map_in_chunks(one_chunk, (rays.origins, rays.directions, rays.background, index),
+                        mode.render_config.chunk)
+    stats = None
+  else:
+    marched, stats = march(field, rays, key, mode, state)
+    out = image_output(marched)
+  return jax.tree.map(lambda x: x.reshape((view.height, view.width) + x.shape[1:]), out), stats
 
 
-def frame_inputs(model: DFRF, params: dict, audio_code: jax.Array, ref_images: jax.Array,
-                 ref_poses: jax.Array, focal: jax.Array | float) -> FrameInputs:
-  """Computes the per-frame conditioning once (the reference CNN runs here, not per ray chunk)."""
-  features = model.apply({'params': params}, ref_images, ref_poses, method=DFRF.reference_features)
-  return FrameInputs(audio_code=audio_code, ref_features=features, ref_poses=ref_poses,
-                     focal=jnp.asarray(focal, jnp.float32))
+def render_frame(field: Field, view: View, key: jax.Array | None, mode: MarchMode,
+                 state: MarchState | None = None, max_attempts: int = 4
+                 ) -> tuple[ImageOutput, MarchStats | None, MarchState | None]:
+  """`march_image`, re-run with a larger budget until no occupied sample is dropped (host loop).
 
-
-def _query_pass(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array, rays_d: jax.Array,
-                z: jax.Array, key: jax.Array | None, fine: bool, use_warp: bool):
-  """Evaluates one field at rays_o + z * rays_d: returns raw [R, S, 4] and offsets [N, R, S, 2]."""
-  num_rays, num_samples = z.shape
-  points = (rays_o[:, None, :] + rays_d[:, None, :] * z[..., None]).reshape(-1, 3)
-  viewdirs = rays_d / jnp.linalg.norm(rays_d, axis=-1, keepdims=True)
-  viewdirs = jnp.broadcast_to(viewdirs[:, None, :], (num_rays, num_samples, 3)).reshape(-1, 3)
-  m = model.config
-  noise = None
-  if m.slot_init == 'random':
-    if key is None:
-      raise ValueError("config.model.slot_init='random' draws slot noise: pass a PRNG key to render.")
-    noise = jax.random.normal(key, (points.shape[0], m.num_slots, m.slot_dim), jnp.float32)
-  elif m.slot_init != 'mean':
-    raise ValueError(f"config.model.slot_init must be 'random' or 'mean', got {m.slot_init!r}")
-  out = model.apply({'params': params}, points, viewdirs, frame.audio_code, frame.ref_features,
-                    frame.ref_poses, frame.focal, noise, fine, use_warp, method=DFRF.query)
-  num_refs = frame.ref_poses.shape[0]
-  return (out.raw.reshape(num_rays, num_samples, 4),
-          out.offsets.reshape(num_refs, num_rays, num_samples, 2))
+  Returns the image, its stats and the state for the next frame (`march_state.refit`: its budget
+  grown if this frame overflowed, shrunk if it was far too large). Raises RuntimeError if samples
+  are still dropped after `max_attempts` renders. The dense marcher renders once.
+  """
+  for _ in range(max_attempts):
+    image, stats = march_image(field, view, key, mode, state)
+    if stats is None or int(stats.overflow) == 0:
+      return image, stats, refit(state, stats, mode.render_config)
+    state = refit(state, stats, mode.render_config)
+  raise RuntimeError(f'render_frame: {int(stats.overflow)} occupied samples still exceed the budget '
+                     f'after {max_attempts} renders (last budget {state.budget}).')
 
 
 def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array, rays_d: jax.Array,
                 bg_rgb: jax.Array, near: float, far: float, render_config: ml_collections.ConfigDict,
                 key: jax.Array | None, train: bool, use_warp: bool = True,
                 density_noise: DensityNoise | None = None) -> RenderOutput:
-  """Renders R rays with the coarse field, then the fine field on the union of both sample sets.
-
-  Args:
-    model, params: the DFRF module and its parameters.
-    frame: per-frame conditioning from `frame_inputs`.
-    rays_o: [R, 3] origins, world units. rays_d: [R, 3] unnormalised directions (unit camera depth).
-    bg_rgb: [R, 3] in [0, 1], the colour of each ray's last sample (torso/background plate pixel).
-    near, far: depth bounds.
-    render_config: the `render` config section (N_samples, N_importance, lindisp, perturb,
-      raw_noise_std, white_bkgd).
-    key: PRNG key for stratified sampling, density noise and slot noise (None: deterministic, needs
-      `model.slot_init == 'mean'`).
-    train: training mode (stratified sampling when `perturb`; density noise when raw_noise_std > 0).
-    use_warp: apply the warp module (False: the paper's warp-free first training stage).
-    density_noise: with `train`, the rule that gives each pass its density-noise standard
-      deviation from the pass's raw densities (train/step.py `density_noise_rule`) instead of
-      render_config.raw_noise_std.
-
-  Returns:
-    RenderOutput.
-  """
-  chex.assert_shape([rays_o, rays_d, bg_rgb], (rays_o.shape[0], 3))
-  r = render_config
-  keys = [None] * 6 if key is None else list(jax.random.split(key, 6))
-  k_strat, k_pdf, k_slot_c, k_slot_f, k_noise_c, k_noise_f = keys
-  randomise = train and r.perturb
-
-  def noise_std(raw: jax.Array) -> float | jax.Array:
-    if not train:
-      return 0.0
-    return r.raw_noise_std if density_noise is None else density_noise(raw[..., 3])
+  """The dense `march` of rays_o, rays_d [R, 3] with background bg_rgb [R, 3] (the authors' API)."""
+  field = Field(model=model, params=params, frame=frame, use_warp=use_warp)
+  rays = Rays(origins=rays_o, directions=rays_d, background=bg_rgb, near=near, far=far)
+  return march(field, rays, key, MarchMode(render_config, train, density_noise))[0]
 
 
-  z = coarse_z(near, far, r.N_samples, lindisp=r.lindisp, key=k_strat if randomise else None)
-  z = jnp.broadcast_to(z, (rays_o.shape[0], r.N_samples))
-  raw_coarse, _ = _query_pass(model, params, frame, rays_o, rays_d, z, k_slot_c, fine=False,
-                              use_warp=use_warp)
-  coarse = composite(raw_coarse, z, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
-                     raw_noise_std=noise_std(raw_coarse), key=k_noise_c)
-
-  depths = fine_z(z, coarse.weights, r.N_importance, key=k_pdf if randomise else None)
-  z_all = depths.z
-  raw, offsets = _query_pass(model, params, frame, rays_o, rays_d, z_all, k_slot_f, fine=True,
-                                use_warp=use_warp)
-  fine = composite(raw, z_all, rays_d, bg_rgb, white_bkgd=r.white_bkgd,
-                   raw_noise_std=noise_std(raw), key=k_noise_f)
-  return RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets,
-                      sigma_coarse=raw_coarse[..., 3], sigma_fine=raw[..., 3], z_std=jnp.std(depths.samples, -1))
-
-
-@chex.dataclass(frozen=True)
-class ImageOutput:
-  """Per-pixel results of a whole frame: rgb/rgb0 [H, W, 3]; disp, acc, acc0, depth, last_weight [H, W]."""
-  rgb: jax.Array
-  rgb0: jax.Array
-  disp: jax.Array
-  acc: jax.Array
-  acc0: jax.Array
-  depth: jax.Array
-  last_weight: jax.Array
-
-
-@functools.partial(jax.jit,
-                   static_argnames=('model', 'height', 'width', 'render_config', 'chunk', 'use_warp'))
 def render_image(model: DFRF, params: dict, frame: FrameInputs, c2w: jax.Array, bg_image: jax.Array,
                  intrinsics: jax.Array, near: float, far: float, key: jax.Array | None, *,
-                 height: int, width: int, render_config: ml_collections.FrozenConfigDict,
+                 height: int, width: int, render_config: ml_collections.ConfigDict,
                  chunk: int, use_warp: bool = True) -> ImageOutput:
-  """Renders every pixel of one frame, `chunk` rays at a time inside one compiled program (`lax.map`).
+  """The dense `march_image` of a [height, width] frame, `chunk` rays at a time (the authors' API).
 
-  Args:
-    model, params, frame: as for `render_rays`.
-    c2w: [3, 4] target camera. bg_image: [H, W, 3] the frame's torso/background plate.
-    intrinsics: [3] (focal, cx, cy) in pixels for the target rays.
-    near, far: depth bounds. key: PRNG key (slot noise), or None with `slot_init='mean'`.
-    height, width: image size. chunk: rays per step (H * W is padded up to a multiple of it).
-    use_warp: apply the warp module (False: a model still in the paper's warp-free stage).
+  c2w: [3, 4]; bg_image: [height, width, 3]; intrinsics: [3] (focal, cx, cy) in pixels.
   """
-  pixels = cameras.image_pixels(height, width).reshape(-1, 2)
-  rays_o, rays_d = cameras.pixel_rays(pixels, c2w, intrinsics[0], intrinsics[1], intrinsics[2])
-  bg = bg_image.reshape(-1, 3)
-  num = height * width
-  num_chunks = -(-num // chunk)
-  pad = num_chunks * chunk - num
-
-  def chunked(x):
-    x = jnp.concatenate([x, jnp.broadcast_to(x[-1:], (pad,) + x.shape[1:])])
-    return x.reshape((num_chunks, chunk) + x.shape[1:])
-
-  def one_chunk(args):
-    o, d, b, k = args
-    out = render_rays(model, params, frame, o, d, b, near, far, render_config, k, train=False,
-                      use_warp=use_warp)
-    return ImageOutput(rgb=out.fine.rgb, rgb0=out.coarse.rgb, disp=out.fine.disp, acc=out.fine.acc,
-                       acc0=out.coarse.acc, depth=out.fine.depth, last_weight=out.fine.last_weight)
-
-  keys = None if key is None else jax.random.split(key, num_chunks)
-  out = jax.lax.map(one_chunk, (chunked(rays_o), chunked(rays_d), chunked(bg), keys))
-  return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:])[:num].reshape(
-      (height, width) + x.shape[2:]), out)
+  if tuple(bg_image.shape) != (height, width, 3):
+    raise ValueError(f'render_image: bg_image has shape {tuple(bg_image.shape)}, expected '
+                     f'({height}, {width}, 3)')
+  config = ml_collections.ConfigDict(render_config.to_dict())
+  config.chunk = chunk
+  field = Field(model=model, params=params, frame=frame, use_warp=use_warp)
+  view = View(c2w=jnp.asarray(c2w), intrinsics=jnp.asarray(intrinsics, jnp.float32),
+              background=jnp.asarray(bg_image), near=near, far=far)
+  mode = MarchMode(ml_collections.FrozenConfigDict(config), train=False)
+  return march_image(field, view, key, mode)[0]

@@ -11,7 +11,6 @@ With audio longer than the pose list, poses and torso plates play forwards then 
 from collections.abc import Iterator
 import dataclasses
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -22,8 +21,9 @@ from dfrf_jax.data.audio_windows import smoothing_window
 from dfrf_jax.data.dataset import Identity, Split
 from dfrf_jax.data.references import render_references
 from dfrf_jax.model.dfrf import DFRF, audio_code
-from dfrf_jax.render import accelerated, occupancy
-from dfrf_jax.render.renderer import FrameInputs, ImageOutput, frame_inputs, render_image
+from dfrf_jax.render import march_state, occupancy
+from dfrf_jax.render.rays import Field, FrameInputs, ImageOutput, MarchMode, View, frame_inputs
+from dfrf_jax.render.renderer import render_frame
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,40 +79,6 @@ def audio_codes(model: DFRF, params: dict, windows: np.ndarray, smoothing: bool)
   return encode(jnp.asarray(stacks))
 
 
-def occupancy_for_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict,
-                       identity: Identity, plan: SequencePlan, shared: FrameInputs, codes: jax.Array,
-                       near: float, far: float, key: jax.Array,
-                       base: occupancy.OccupancyGrid | None = None) -> occupancy.OccupancyGrid:
-  """The occupancy grid for rendering `plan`: a base grid refined `accel.grid_refinements` times.
-
-  The base grid is `base` (e.g. the one trained with the model) or, when None, one measured here:
-  its box encloses the frusta of the plan's cameras, and each of its `accel.grid_resolution`^3
-  cells stores the largest density of the coarse and fine fields at a random point in it over
-  `accel.update_conditions` evenly spaced frames' audio codes (with the fixed render references),
-  so a cell is empty only if it is empty for each. Each refinement doubles the resolution,
-  measuring under the same conditions only the children of cells that may be occupied at
-  `accel.density_threshold` (`occupancy.refine_occupancy`).
-  """
-  a = config.render.accel
-  picks = np.linspace(0, len(codes) - 1, min(a.update_conditions, len(codes))).round().astype(int)
-  frames = jax.tree.map(lambda x: jnp.broadcast_to(x, (len(picks),) + x.shape), shared)
-  frames = frames.replace(audio_code=codes[picks])
-  keys = jax.random.split(key, a.grid_refinements + 1)
-  grid = base
-  if grid is None:
-    cam = identity.intrinsics
-    aabb = occupancy.frustum_aabb(jnp.asarray(plan.split.poses[plan.positions]), cam.focal, cam.cx,
-                                  cam.cy, cam.height, cam.width, near, far)
-    grid = occupancy.update_from_model(occupancy.init_occupancy(aabb, a.grid_resolution), keys[0],
-                                       model, params, frames, num_cells=None, decay=1.0,
-                                       use_warp=True, point_chunk=a.point_chunk)
-  for k in keys[1:]:
-    grid = occupancy.refine_from_model(grid, k, model, params, frames,
-                                       threshold=a.density_threshold, use_warp=True,
-                                       point_chunk=a.point_chunk)
-  return grid
-
-
 def _plan_inputs(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
                  plan: SequencePlan, step: int) -> tuple[jax.Array, FrameInputs]:
   """The plan's audio codes [T, dim_aud] and the frame inputs its frames share (fixed references)."""
@@ -130,12 +96,13 @@ def _plan_inputs(model: DFRF, params: dict, config: ml_collections.ConfigDict, i
 def plan_occupancy(model: DFRF, params: dict, config: ml_collections.ConfigDict,
                    identity: Identity, plan: SequencePlan, near: float, far: float, step: int,
                    key: jax.Array) -> occupancy.OccupancyGrid:
-  """The grid `render_plan` builds for `plan` when it is given none (`occupancy_for_plan`).
+  """The grid `render_plan` builds for `plan` when it is given none (`march_state.plan_grid`).
 
   Args are those of `render_plan`; `key` draws the point measured in each cell.
   """
   codes, shared = _plan_inputs(model, params, config, identity, plan, step)
-  return occupancy_for_plan(model, params, config, identity, plan, shared, codes, near, far, key)
+  return march_state.plan_grid(model, params, config, plan.split.poses[plan.positions],
+                               identity.intrinsics, shared, codes, near, far, key)
 
 
 def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,
@@ -152,47 +119,26 @@ def render_plan(model: DFRF, params: dict, config: ml_collections.ConfigDict, id
     step: the checkpoint's global step (smoothing is on when step >= config.train.nosmo_iters,
       as the authors decide at render time).
     key: PRNG key; frame t uses fold_in(key, t) for its slot noise.
-    grid: the accelerated sampler's occupancy grid: one trained with the model
-      (`checkpoints.load_occupancy`, `render.accel.grid_resolution` cells per axis), refined here
-      `accel.grid_refinements` times (`occupancy_for_plan`), or one already refined
-      (`plan_occupancy`), used as it is. None, or a grid of another resolution: a grid is built for
-      the plan. The dense sampler ignores it. A trained grid covers the training cameras' frusta:
-      points outside count as empty.
+    grid: the accelerated sampler's occupancy grid (`march_state.for_plan`): one trained with the
+      model (`checkpoints.load_occupancy`, `render.accel.grid_resolution` cells per axis), refined
+      for the plan, or one already refined (`plan_occupancy`), used as it is. None, or a grid of
+      another resolution: a grid is built for the plan. The dense sampler ignores it. A trained grid
+      covers the training cameras' frusta: points outside count as empty.
   """
   codes, shared = _plan_inputs(model, params, config, identity, plan, step)
   cam = identity.intrinsics
   intrinsics = jnp.array([cam.focal, cam.cx, cam.cy], jnp.float32)
-  render_config = ml_collections.FrozenConfigDict(config.render)
-  sampler = config.render.sampler
+  mode = MarchMode(ml_collections.FrozenConfigDict(config.render))
   key, grid_key = jax.random.split(key)
-  if sampler == 'accelerated':
-    a = config.render.accel
-    refined = a.grid_resolution * 2 ** a.grid_refinements
-    if grid is not None and grid.resolution not in (a.grid_resolution, refined):
-      logging.info('The given occupancy grid has %d cells per axis, config.render.accel expects %d '
-                   '(grid_resolution) or %d (refined): building one for the plan.', grid.resolution,
-                   a.grid_resolution, refined)
-      grid = None
-    if grid is None or grid.resolution != refined:
-      grid = occupancy_for_plan(model, params, config, identity, plan, shared, codes, near, far,
-                                grid_key, base=grid)
-    mask = accelerated.skip_mask(grid, config.render, train=False)
-    budget = accelerated.initial_budget(cam.height * cam.width, config.render)
-  elif sampler != 'dense':
-    raise ValueError(f"config.render.sampler must be 'dense' or 'accelerated', got {sampler!r}")
+  state = march_state.for_plan(model, params, config, plan.split.poses[plan.positions], cam, shared,
+                               codes, near, far, grid_key, grid)
   for t, position in enumerate(plan.positions):
-    frame = shared.replace(audio_code=codes[t])
-    args = (jnp.asarray(plan.split.poses[position]),
-            jnp.asarray(identity.background(plan.split, int(position))), intrinsics, near, far,
-            jax.random.fold_in(key, t))
-    if sampler == 'dense':
-      yield render_image(model, params, frame, *args, height=cam.height, width=cam.width,
-                         render_config=render_config, chunk=config.render.chunk, use_warp=True)
-    else:
-      image, _, budget = accelerated.render_image_adaptive(
-          model, params, frame, mask, *args, height=cam.height, width=cam.width,
-          render_config=render_config, budget=budget)
-      yield image
+    field = Field(model=model, params=params, frame=shared.replace(audio_code=codes[t]))
+    view = View(c2w=jnp.asarray(plan.split.poses[position]), intrinsics=intrinsics,
+                background=jnp.asarray(identity.background(plan.split, int(position))),
+                near=near, far=far)
+    image, _, state = render_frame(field, view, jax.random.fold_in(key, t), mode, state)
+    yield image
 
 
 def render_sequence(model: DFRF, params: dict, config: ml_collections.ConfigDict, identity: Identity,

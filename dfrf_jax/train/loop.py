@@ -4,10 +4,9 @@ Re-running the same command with the same workdir resumes from its latest checkp
 same params as an uninterrupted run: step s draws its PRNG key as fold_in(key, s), and the host data
 stream continues from the numpy bit_generator state saved with the checkpoint.
 
-With `train.sampler='accelerated'` the loop also keeps the occupancy grid (`train/grid.py`; its updates
-draw their keys from fold_in(split(key)[0], s)), the mask the steps read (`accelerated.skip_mask`,
-recomputed after each update) and the static sample budget, refitted from each step's MarchStats one
-step late (`accelerated.next_budget`); grid and budget are saved with every checkpoint.
+The loop also keeps the run's marching state (render/march_state.py; None with
+`train.sampler='dense'`): restored or created before the first step, its grid updated after update
+steps, its budget refitted from each step's MarchStats one step late, and saved with every checkpoint.
 """
 
 import os
@@ -24,9 +23,8 @@ from dfrf_jax.data.dataset import CONFIG_FILE, Identity, load_dataset_from_confi
 from dfrf_jax.data.errors import DatasetError
 from dfrf_jax.errors import UserError
 from dfrf_jax.model.dfrf import DFRF, build_model
-from dfrf_jax.render import accelerated
-from dfrf_jax.render.occupancy import OccupancyGrid
-from dfrf_jax.train import batches, checkpoints, dead_fields, grid as grid_lib, optimizer, progress
+from dfrf_jax.render import march_state
+from dfrf_jax.train import batches, checkpoints, dead_fields, optimizer, progress
 from dfrf_jax.train import state as state_lib, validation
 from dfrf_jax.train.step import make_train_step
 
@@ -85,44 +83,6 @@ def _abstract_state(model: DFRF, mesh: jax.sharding.Mesh) -> tuple[Any, Any]:
   opt_state = jax.eval_shape(optimizer.init_opt_state, params)
   place = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
   return jax.tree.map(place, params), jax.tree.map(place, opt_state)
-
-
-def grid_key(key: jax.Array, step: int) -> jax.Array:
-  """The PRNG key of the occupancy-grid update after global step `step` (and of the first fill)."""
-  return jax.random.fold_in(jax.random.split(key)[0], step)
-
-
-def initial_sampling(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
-                     mesh: jax.sharding.Mesh, state: state_lib.TrainState,
-                     identities: list[Identity], near: float, far: float
-                     ) -> tuple[OccupancyGrid | None, accelerated.SampleBudget | None]:
-  """The accelerated sampler's grid (replicated) and budget; (None, None) with the dense sampler.
-
-  Resuming, both come from `mgr`'s latest checkpoint; otherwise (or when it has none) the budget is
-  `initial_budget` and the grid is filled from `state`'s params (`grid.initial_grid`).
-  """
-  if config.train.sampler != 'accelerated':
-    return None, None
-  grid, budget = None, None
-  latest = mgr.latest_step()
-  if latest is not None:
-    grid = checkpoints.restore_occupancy(mgr, latest)
-    meta = checkpoints.restore_meta(mgr, latest)
-    if 'budget' in meta:
-      budget = accelerated.SampleBudget(coarse=tuple(meta['budget']['coarse']),
-                                        fine=tuple(meta['budget']['fine']))
-  if budget is None:
-    budget = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
-  if grid is None:
-    step = int(state.step)
-    if latest is not None:
-      logging.info('The checkpoint at step %d holds no occupancy grid: filling a new one.', step)
-    # Stream 1 of the seed: the first conditions leave the data stream (seeded by `seed`) untouched.
-    grid = grid_lib.initial_grid(
-        model, state.params, identities, config, near, far, np.random.default_rng([config.seed, 1]),
-        grid_key(state.key, step), smoothing=step >= config.train.nosmo_iters,
-        use_warp=step >= config.train.warp_start_step)
-  return replicate(grid, mesh), budget
 
 
 def initial_state(model: DFRF, config: ml_collections.ConfigDict, mgr: Any,
@@ -200,10 +160,9 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   os.makedirs(workdir, exist_ok=True)
   mgr = checkpoints.manager(os.path.join(workdir, checkpoints.CHECKPOINT_DIR), t.keep_checkpoints)
   state, rng = initial_state(model, config, mgr, mesh)
-  grid, budget = initial_sampling(model, config, mgr, mesh, state, identities, near, far)
-  skip = lambda g: replicate(accelerated.skip_mask(g, config.render, train=True), mesh)
-  mask = None if grid is None else skip(grid)
   step = int(state.step)
+  marching = replicate(march_state.for_training(model, state.params, identities, config, near, far,
+                                                step, state.key, mgr), mesh)
   step_fn = make_train_step(model, config, near, far, mesh)
   val_frame = validation.load_val_frame(identities[0], config)
   lead = jax.process_index() == 0
@@ -211,23 +170,18 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   monitor = dead_fields.DeadFieldMonitor(t.dead_field_patience, t.dead_field_min_gain_db)
 
   def save(at: int, data_state: dict[str, Any]) -> None:
+    extra, grid = march_state.to_checkpoint(marching)
     meta = {'key': np.asarray(jax.random.key_data(state.key)).tolist(), 'data_state': data_state,
-            'source': 'dfrf-train'}
-    if budget is not None:
-      meta['budget'] = {'coarse': list(budget.coarse), 'fine': list(budget.fine)}
+            'source': 'dfrf-train', **extra}
     checkpoints.save(mgr, at, state.params, config, meta, state.opt_state, grid)
 
   def take(at: int, metrics: dict[str, Any]) -> None:
-    """Checks and reports step `at`'s metrics; refits the budget from its MarchStats."""
-    nonlocal budget
-    march = metrics.pop('march', None)
+    """Checks and reports step `at`'s metrics; refits the marching budget from its MarchStats."""
+    nonlocal marching
+    stats = metrics.pop('march', None)
     values = _check_finite(at, metrics, mgr)
     monitor.update(at, values)
-    if march is not None:
-      a = config.render.accel
-      budget = accelerated.next_budget(budget, march, headroom=a.budget_headroom,
-                                       granularity=a.budget_granularity,
-                                       shrink_below=a.budget_shrink_below)
+    marching = march_state.refit(marching, stats, config.render)
     if lead and (at + 1) % t.i_print == 0:
       reporter.scalars(at + 1, values)
 
@@ -237,19 +191,16 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     while step < t.N_iters:
       batch, data_state = next(stream)
       smoothing, use_warp = step >= t.nosmo_iters, step >= t.warp_start_step
-      sampling = () if grid is None else (mask, budget)
-      state, metrics = step_fn(state, batches.shard(batch, mesh), smoothing, use_warp, *sampling)
+      state, metrics = step_fn(state, batches.shard(batch, mesh), smoothing, use_warp, marching)
       if pending is not None:  # Checked one step late, so the device is never idle meanwhile.
         take(*pending)
       pending = (step, metrics)
       step += 1
       if reporter:
         reporter.advance()
-      if grid is not None and grid_lib.is_update_step(step, t):
-        grid = replicate(grid_lib.update_grid(grid, model, state.params, batch, config, step,
-                                              grid_key(state.key, step), smoothing=smoothing,
-                                              use_warp=use_warp), mesh)
-        mask = skip(grid)
+      marching = replicate(march_state.after_step(marching, model, state.params, batch, config,
+                                                  step, state.key, smoothing=smoothing,
+                                                  use_warp=use_warp), mesh)
       if step % t.i_weights == 0 or step == t.N_iters or step % t.i_img == 0:
         take(*pending)
         pending = None

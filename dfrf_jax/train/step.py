@@ -4,10 +4,10 @@ Whether the audio smoothing and the warp are on are static flags (one compiled v
 branches. With a mesh of several devices the rays of a batch are split over the 'data' axis and the
 params replicated; XLA inserts the gradient all-reduce.
 
-`config.train.sampler` picks the renderer: 'dense' (`render_rays`, the authors' path) or 'accelerated'
-(`render_rays_accelerated` over the occupancy mask of the run's grid, `accelerated.skip_mask`, with a
-static sample budget: one compiled variant per budget, which the host refits between steps from the
-returned `MarchStats`).
+The rays are marched by `renderer.march` with the run's marching state (`march_state.for_training`):
+None marches every sample (the authors' path); a state marches the samples in its occupancy mask,
+compacted into its static sample budget (one compiled variant per budget, which the host refits
+between steps from the returned `MarchStats`, `march_state.refit`).
 """
 
 from collections.abc import Callable
@@ -18,48 +18,38 @@ import jax.numpy as jnp
 import ml_collections
 
 from dfrf_jax.model.dfrf import DFRF, audio_code
-from dfrf_jax.render import accelerated, cameras, occupancy
-from dfrf_jax.render.renderer import DensityNoise, frame_inputs, render_rays
+from dfrf_jax.render import cameras
+from dfrf_jax.render.march_state import MarchState
+from dfrf_jax.render.rays import DensityNoise, Field, MarchMode, Rays, frame_inputs
+from dfrf_jax.render.renderer import march
 from dfrf_jax.train import losses, optimizer
 from dfrf_jax.train.batches import Batch
 from dfrf_jax.train.state import Params, TrainState
 
-SAMPLERS = ('dense', 'accelerated')
-
-# Metric name -> value: replicated scalars, and with the accelerated sampler also 'march' (MarchStats).
+# Metric name -> value: replicated scalars, and with a marching state also 'march' (MarchStats).
 Metrics = dict[str, Any]
-# (state, batch, smoothing, use_warp[, mask, budget]) -> (state, metrics); see `make_train_step`.
+# (state, batch, smoothing, use_warp[, march state]) -> (state, metrics); see `make_train_step`.
 StepFn = Callable[..., tuple[TrainState, Metrics]]
 
 
 def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batch: Batch,
             key: jax.Array, near: float, far: float, smoothing: bool, use_warp: bool,
-            mask: occupancy.OccupancyMask | None = None,
-            budget: accelerated.SampleBudget | None = None,
+            state: MarchState | None = None,
             density_noise: DensityNoise | None = None) -> tuple[jax.Array, Metrics]:
   """mse(fine) + mse(coarse) + L2loss_weight * offset regulariser, and its parts.
 
-  With `mask` and `budget` (the accelerated sampler) the rays are rendered by
-  `render_rays_accelerated` and the metrics also hold its MarchStats under 'march'; without them by
-  the dense `render_rays`. `density_noise` (`density_noise_rule`) sets the density noise of each
-  pass instead of render.raw_noise_std.
+  The rays are marched by `renderer.march` with the marching state `state` (None: every sample);
+  with a state the metrics also hold its MarchStats under 'march'. `density_noise`
+  (`density_noise_rule`) sets the density noise of each pass instead of render.raw_noise_std.
   """
-  if (mask is None) != (budget is None):
-    raise ValueError('loss_fn: the accelerated sampler needs both an occupancy mask and a budget, '
-                     f'got mask={mask is not None}, budget={budget}')
   code = audio_code(model, params, batch.aud, smoothing)
   focal, cx, cy = batch.intrinsics[0], batch.intrinsics[1], batch.intrinsics[2]
-  frame = frame_inputs(model, params, code, batch.ref_images, batch.ref_poses, focal)
+  field = Field(model=model, params=params, use_warp=use_warp,
+                frame=frame_inputs(model, params, code, batch.ref_images, batch.ref_poses, focal))
   rays_o, rays_d = cameras.pixel_rays(batch.pixels, batch.c2w, focal, cx, cy)
-  extra = {}
-  if mask is None:
-    out = render_rays(model, params, frame, rays_o, rays_d, batch.bg, near, far, config.render, key,
-                      train=True, use_warp=use_warp, density_noise=density_noise)
-  else:
-    out, stats = accelerated.render_rays_accelerated(
-        model, params, frame, mask, rays_o, rays_d, batch.bg, near, far, config.render, key,
-        train=True, budget=budget, use_warp=use_warp, density_noise=density_noise)
-    extra = {'march': stats}
+  rays = Rays(origins=rays_o, directions=rays_d, background=batch.bg, near=near, far=far)
+  out, stats = march(field, rays, key, MarchMode(config.render, True, density_noise), state)
+  extra = {} if stats is None else {'march': stats}
   if density_noise is not None:  # 1 where a pass got the revival noise (`density_noise_rule`)
     extra.update(revive=losses.live_share(out.sigma_fine) < config.train.density_revive_below,
                  revive0=losses.live_share(out.sigma_coarse) < config.train.density_revive_below)
@@ -102,12 +92,10 @@ def density_noise_rule(config: ml_collections.ConfigDict) -> DensityNoise | None
 
 def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float, far: float,
                     mesh: jax.sharding.Mesh) -> StepFn:
-  """The compiled step `(state, batch, smoothing, use_warp[, mask, budget]) -> (state, metrics)`.
+  """The compiled step `(state, batch, smoothing, use_warp[, march]) -> (state, metrics)`.
 
-  With `config.train.sampler = 'dense'` the step takes (state, batch, smoothing, use_warp). With
-  'accelerated' it also takes the occupancy mask of the run's grid (`accelerated.skip_mask(grid,
-  config.render, train=True)`, replicated) and the static `SampleBudget` of the batch's rays; each
-  budget compiles its own variant.
+  `march` is the run's marching state (`march_state.for_training`, replicated) or None (every
+  sample); each budget of a state compiles its own variant.
 
   Args:
     model: the DFRF module.
@@ -120,25 +108,19 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     psnr0 (fine and coarse field), psnr_bg (the batch's background plate alone: where a field that
     renders nothing stays), live, live0 (`losses.live_share` of the fine and coarse samples), with
     revival on also revive, revive0 (1 where that pass got the revival noise), offset_reg, lr,
-    grad_norm and `finite` (loss and every gradient finite). The accelerated
-    sampler adds samples_per_ray (evaluated samples of both passes per ray), overflow (occupied samples
-    dropped for lack of budget), occupied (share of the mask's cells that are evaluated) and 'march',
-    the MarchStats.
+    grad_norm and `finite` (loss and every gradient finite). A marching state adds
+    samples_per_ray (evaluated samples of both passes per ray), overflow (occupied samples dropped
+    for lack of budget), occupied (share of the mask's cells that are evaluated), with
+    `accel.train_selection` grad_samples_per_ray (samples differentiated per ray), and 'march', the
+    MarchStats.
   """
-  sampler = config.train.sampler
-  if sampler not in SAMPLERS:
-    raise ValueError(f'config.train.sampler must be one of {SAMPLERS}, got {sampler!r}')
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
   def step(state: TrainState, batch: Batch, smoothing: bool, use_warp: bool,
-           mask: occupancy.OccupancyMask | None = None,
-           budget: accelerated.SampleBudget | None = None) -> tuple[TrainState, Metrics]:
-    if (sampler == 'accelerated') != (budget is not None):
-      raise ValueError(f"config.train.sampler = {sampler!r}: the step takes a mask and a budget "
-                       "exactly when the sampler is 'accelerated'")
+           march_state: MarchState | None = None) -> tuple[TrainState, Metrics]:
     key = jax.random.fold_in(state.key, state.step)
     grads, metrics = jax.grad(loss_fn, has_aux=True)(
-        state.params, model, config, batch, key, near, far, smoothing, use_warp, mask, budget,
+        state.params, model, config, batch, key, near, far, smoothing, use_warp, march_state,
         density_noise_rule(config))
     params, opt_state = optimizer.apply_gradients(state.params, grads, state.opt_state, state.step,
                                                   config.train, smoothing)
@@ -147,12 +129,14 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
         jnp.stack([jnp.all(jnp.isfinite(g)) for g in grad_leaves]))
     metrics = dict(metrics, finite=finite, lr=optimizer.learning_rate(config.train, state.step),
                    grad_norm=jnp.sqrt(sum(jnp.sum(g ** 2) for g in grad_leaves)))
-    if mask is not None:
+    if march_state is not None:
       stats = metrics['march']
       metrics.update(
           samples_per_ray=(stats.coarse_evaluated + stats.fine_evaluated) / batch.pixels.shape[0],
-          overflow=stats.overflow, occupied=jnp.mean(mask.occupied))
+          overflow=stats.overflow, occupied=jnp.mean(march_state.mask.occupied))
+      if stats.kept_evaluated is not None:
+        metrics['grad_samples_per_ray'] = stats.kept_evaluated / batch.pixels.shape[0]
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
-  return jax.jit(step, static_argnames=('smoothing', 'use_warp', 'budget'), donate_argnums=0,
+  return jax.jit(step, static_argnames=('smoothing', 'use_warp'), donate_argnums=0,
                  out_shardings=replicated)

@@ -6,6 +6,7 @@ function for notebooks.
 
 import chex
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -13,7 +14,8 @@ from dfrf_jax.data.audio_windows import smoothing_window
 from dfrf_jax.data.dataset import Identity, split_aud_windows
 from dfrf_jax.data.references import render_references
 from dfrf_jax.model.dfrf import DFRF, audio_code
-from dfrf_jax.render.renderer import frame_inputs, render_image
+from dfrf_jax.render.rays import Field, MarchMode, View, frame_inputs
+from dfrf_jax.render.renderer import march_image
 from dfrf_jax.train import losses
 from dfrf_jax.train.state import Params
 
@@ -74,12 +76,12 @@ def render_frame(model: DFRF, params: Params, config: ml_collections.ConfigDict,
   """
   chex.assert_rank([frame.bg, frame.c2w, frame.intrinsics, frame.ref_images], [3, 2, 1, 4])
   code = audio_code(model, params, frame.aud, smoothing)
-  inputs = frame_inputs(model, params, code, frame.ref_images, frame.ref_poses, frame.intrinsics[0])
-  height, width = frame.bg.shape[:2]
-  out = render_image(model, params, inputs, frame.c2w, frame.bg, frame.intrinsics, near, far, key,
-                     height=height, width=width,
-                     render_config=ml_collections.FrozenConfigDict(config.render),
-                     chunk=config.render.chunk, use_warp=use_warp)
+  field = Field(model=model, params=params, use_warp=use_warp,
+                frame=frame_inputs(model, params, code, frame.ref_images, frame.ref_poses,
+                                   frame.intrinsics[0]))
+  view = View(c2w=jnp.asarray(frame.c2w), intrinsics=jnp.asarray(frame.intrinsics, jnp.float32),
+              background=jnp.asarray(frame.bg), near=near, far=far)
+  out, _ = march_image(field, view, key, MarchMode(ml_collections.FrozenConfigDict(config.render)))
   return out.rgb
 
 

@@ -11,8 +11,11 @@ import pytest
 from dfrf_jax.config import default_config
 from dfrf_jax.model.dfrf import DFRF, build_model, init_params
 from dfrf_jax.render import cameras, occupancy
+from dfrf_jax.render.accelerated import SampleBudget
+from dfrf_jax.render.march_state import MarchState, skip_mask
 from dfrf_jax.render.occupancy import OccupancyGrid
-from dfrf_jax.render.renderer import FrameInputs, frame_inputs
+from dfrf_jax.render.rays import Field, FrameInputs, MarchMode, Rays, frame_inputs
+from dfrf_jax.render.renderer import march
 
 NEAR, FAR = 0.5, 1.5
 SIZE = 8
@@ -81,11 +84,25 @@ def slab_grid(scene: Scene, x_cells: int, density: float, resolution: int = 4) -
   return occupancy.init_occupancy(aabb, resolution).replace(density=jnp.asarray(stored))
 
 
-def all_occupied(scene: Scene) -> occupancy.OccupancyMask:
-  """A mask over the scene's frustum with every cell occupied (the accelerated path then evaluates
-  what the dense one does)."""
+def all_occupied(scene: Scene, budget: SampleBudget) -> MarchState:
+  """A marching state over the scene's frustum with every cell occupied (the accelerated path then
+  evaluates what the dense one does) and `budget`."""
   aabb = occupancy.frustum_aabb(scene.c2w[None], *INTRINSICS, SIZE, SIZE, NEAR, FAR)
-  return occupancy.occupancy_mask(occupancy.init_occupancy(aabb, 4, density=jnp.inf), 0.5, 0)
+  grid = occupancy.init_occupancy(aabb, 4, density=jnp.inf)
+  return MarchState(grid=grid, mask=occupancy.occupancy_mask(grid, 0.5, 0), budget=budget)
+
+
+def grid_state(grid: OccupancyGrid, budget: SampleBudget, render_config, train: bool) -> MarchState:
+  """The marching state of `grid` under `render_config`'s settings (`march_state.skip_mask`)."""
+  return MarchState(grid=grid, mask=skip_mask(grid, render_config, train=train), budget=budget)
+
+
+def march_scene(scene: Scene, params: dict, render_config, key, train: bool,
+                state: MarchState | None):
+  """`renderer.march` of the scene's rays: (RenderOutput, MarchStats or None)."""
+  field = Field(model=scene.model, params=params, frame=scene.frame)
+  rays = Rays(origins=scene.rays_o, directions=scene.rays_d, background=scene.bg, near=NEAR, far=FAR)
+  return march(field, rays, key, MarchMode(render_config, train), state)
 
 
 def coarse_occupied_count(scene: Scene, grid: OccupancyGrid, threshold: float) -> int:

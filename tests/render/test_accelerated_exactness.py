@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from dfrf_jax.render import accelerated
-from dfrf_jax.render.renderer import render_image, render_rays
-from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, all_occupied
+from dfrf_jax.render.rays import Field, MarchMode, View
+from dfrf_jax.render.renderer import march_image, render_image, render_rays
+from tests.render.conftest import FAR, INTRINSICS, NEAR, SIZE, all_occupied, march_scene
 
 
 def _render_config(render_config, reuse: bool):
@@ -34,9 +35,8 @@ def test_all_occupied_rays_equal_the_dense_rays_in_training_mode(scene, reuse):
   rays = (scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, rc, key, True)
   dense = jax.jit(lambda: render_rays(*args, *rays))()
   budget = accelerated.SampleBudget(coarse=(2048,), fine=(4096,))
-  mask = all_occupied(scene)
-  acc, stats = jax.jit(lambda: accelerated.render_rays_accelerated(*args, mask, *rays,
-                                                                   budget=budget))()
+  state = all_occupied(scene, budget)
+  acc, stats = jax.jit(lambda: march_scene(scene, scene.params, rc, key, True, state))()
   _assert_same(acc.coarse, dense.coarse)
   _assert_same(acc.fine, dense.fine)
   np.testing.assert_allclose(acc.z_fine, dense.z_fine, rtol=1e-5)
@@ -64,9 +64,10 @@ def test_all_occupied_frame_equals_the_dense_frame(scene, reuse):
   dense = render_image(scene.model, scene.params, scene.frame, scene.c2w, bg, intrinsics, NEAR, FAR,
                        None, height=SIZE, width=SIZE, render_config=rc, chunk=32)
   budget = accelerated.SampleBudget(coarse=(1024,) * 4, fine=(2048,) * 4)
-  image, stats = accelerated.render_image_accelerated(
-      scene.model, scene.params, scene.frame, all_occupied(scene), scene.c2w, bg, intrinsics,
-      NEAR, FAR, None, height=SIZE, width=SIZE, render_config=rc, budget=budget)
+  image, stats = march_image(
+      Field(model=scene.model, params=scene.params, frame=scene.frame),
+      View(c2w=scene.c2w, intrinsics=intrinsics, background=bg, near=NEAR, far=FAR), None,
+      MarchMode(rc), all_occupied(scene, budget))
   for name in ('rgb', 'rgb0', 'acc', 'acc0', 'depth', 'disp', 'last_weight'):
     np.testing.assert_allclose(getattr(image, name), getattr(dense, name), rtol=1e-5, atol=1e-6,
                                err_msg=name)

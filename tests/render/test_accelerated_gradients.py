@@ -7,11 +7,10 @@ import numpy as np
 
 from dfrf_jax.render import accelerated
 from dfrf_jax.render.renderer import render_rays
-from tests.render.conftest import FAR, NEAR, SIZE, all_occupied
+from tests.render.conftest import FAR, NEAR, SIZE, all_occupied, march_scene
 
 
 def test_all_occupied_gradients_match_the_dense_ones(scene):
-  mask = all_occupied(scene)
   # Budgets of exactly the occupied samples, in one network call each (no lax.map to differentiate).
   rc = scene.render_config
   budget = accelerated.SampleBudget(coarse=(SIZE * SIZE * (rc.N_samples - 1),),
@@ -19,6 +18,7 @@ def test_all_occupied_gradients_match_the_dense_ones(scene):
   c = ml_collections.ConfigDict(rc.to_dict())
   c.accel.point_chunk = max(budget.fine)
   rc = ml_collections.FrozenConfigDict(c)
+  state = all_occupied(scene, budget)
   target = jnp.full_like(scene.bg, 0.3)
 
   def loss(out):
@@ -29,9 +29,7 @@ def test_all_occupied_gradients_match_the_dense_ones(scene):
                             NEAR, FAR, rc, None, False))
 
   def accel_loss(params):
-    out, _ = accelerated.render_rays_accelerated(
-        scene.model, params, scene.frame, mask, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR,
-        rc, None, False, budget=budget)
+    out, _ = march_scene(scene, params, rc, None, False, state)
     return loss(out)
 
   want = jax.jit(jax.grad(dense_loss))(scene.params)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dfrf_jax.render import accelerated
-from tests.render.conftest import FAR, NEAR, all_occupied, make_scene, tiny_config
+from tests.render.conftest import all_occupied, make_scene, march_scene, tiny_config
 
 THRESHOLD = 0.02
 
@@ -21,9 +21,8 @@ THRESHOLD = 0.02
 def test_termination_error_is_bounded_by_the_threshold(train, reuse):
   # Denser fields, so that rays do become opaque before the far bound.
   scene = make_scene(tiny_config(), density_bias=10.0)
-  mask = all_occupied(scene)
   # One coarse segment (nothing to terminate there), so both runs share the fine depths.
-  budget = accelerated.SampleBudget(coarse=(1024,), fine=(512,) * 4)
+  state = all_occupied(scene, accelerated.SampleBudget(coarse=(1024,), fine=(512,) * 4))
 
   def render(threshold):
     c = ml_collections.ConfigDict(scene.render_config.to_dict())
@@ -31,9 +30,7 @@ def test_termination_error_is_bounded_by_the_threshold(train, reuse):
     c.accel.train_termination_threshold = threshold if train else 0.0
     c.accel.reuse_coarse_features = reuse
     rc = ml_collections.FrozenConfigDict(c)
-    return jax.jit(lambda p: accelerated.render_rays_accelerated(
-        scene.model, p, scene.frame, mask, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, rc,
-        None, train, budget=budget))(scene.params)
+    return jax.jit(lambda p: march_scene(scene, p, rc, None, train, state))(scene.params)
 
   full, full_stats = render(0.0)
   cut, cut_stats = render(THRESHOLD)

@@ -7,19 +7,17 @@ import ml_collections
 import numpy as np
 
 from dfrf_jax.render import accelerated
-from tests.render.conftest import FAR, NEAR, SIZE, coarse_occupied_count, slab_grid
+from tests.render.conftest import SIZE, coarse_occupied_count, grid_state, march_scene, slab_grid
 
 
 def _render(scene, grid, budget, params=None, dilation=0):
-  """The accelerated render of the scene's rays through `skip_mask` of `grid` (threshold 0.5)."""
+  """The accelerated march of the scene's rays through `skip_mask` of `grid` (threshold 0.5)."""
   params = scene.params if params is None else params
   config = ml_collections.ConfigDict(scene.render_config.to_dict())
   config.accel.dilation = dilation
   config = ml_collections.FrozenConfigDict(config)
-  mask = accelerated.skip_mask(grid, config, train=False)
-  return jax.jit(lambda p: accelerated.render_rays_accelerated(
-      scene.model, p, scene.frame, mask, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR,
-      config, None, False, budget=budget))(params)
+  state = grid_state(grid, budget, config, train=False)
+  return jax.jit(lambda p: march_scene(scene, p, config, None, False, state))(params)
 
 
 def _grid(scene, occupied_x_cells):

@@ -74,3 +74,19 @@ def test_next_budget_grows_on_overflow_shrinks_when_far_too_large_else_keeps():
   assert refit(_stats([10], [300])) is budget
   # Enough, and the refit total (64 + 256 = 320) is below half of 768: shrunk.
   assert refit(_stats([10], [200])) == accelerated.SampleBudget((64,), (256,))
+
+
+def test_kept_budgets_of_training_selection_start_at_a_fraction_and_refit_from_the_selection():
+  c = tiny_config()
+  c.render.accel.train_selection = True
+  c.render.accel.initial_fraction = 0.5
+  c.render.accel.budget_granularity = 8
+  rc = ml_collections.FrozenConfigDict(c.render)
+  # 10 rays: 150 coarse and 310 fine samples evaluated at most (steps of 8): 75 -> 80, 155 -> 160.
+  assert accelerated.initial_budget(10, rc, train=True).kept == (80, 160)
+  assert accelerated.initial_budget(10, rc, train=False).kept == ()  # rendering never selects
+  stats = _stats([100], [200]).replace(kept_requested=jnp.array([30, 70], jnp.int32),
+                                       kept_capacity=jnp.array([1000, 2000], jnp.int32))
+  # 30 x 1.25 = 37.5 -> 40; 87.5 -> 88.
+  got = accelerated.fit_budget(stats, headroom=1.25, granularity=8)
+  assert got == accelerated.SampleBudget(coarse=(128,), fine=(256,), kept=(40, 88))

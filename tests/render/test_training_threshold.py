@@ -7,7 +7,7 @@ import ml_collections
 import numpy as np
 
 from dfrf_jax.render import accelerated, occupancy
-from tests.render.conftest import FAR, NEAR, coarse_occupied_count, slab_grid
+from tests.render.conftest import coarse_occupied_count, grid_state, march_scene, slab_grid
 
 RESOLUTION = 4
 
@@ -34,10 +34,8 @@ def _coarse_evaluated(scene, grid, train: bool) -> tuple[int, int]:
   config.raw_noise_std = 0.0
   config = ml_collections.FrozenConfigDict(config)
   budget = accelerated.SampleBudget(coarse=(512,), fine=(1024,))
-  mask = accelerated.skip_mask(grid, config, train=train)
-  _, stats = jax.jit(lambda p: accelerated.render_rays_accelerated(
-      scene.model, p, scene.frame, mask, scene.rays_o, scene.rays_d, scene.bg, NEAR, FAR, config,
-      None, train, budget=budget))(scene.params)
+  state = grid_state(grid, budget, config, train=train)
+  _, stats = jax.jit(lambda p: march_scene(scene, p, config, None, train, state))(scene.params)
   assert int(stats.overflow) == 0
 
   expected = coarse_occupied_count(scene, grid, float(np.mean(np.asarray(grid.density))))

@@ -1,4 +1,4 @@
-"""The training occupancy grid: its box, its first fill and its update schedule."""
+"""The training occupancy grid of the marching state: its box, its first fill and its update schedule."""
 
 import jax
 import jax.numpy as jnp
@@ -7,9 +7,9 @@ import pytest
 
 from dfrf_jax.data.dataset import load_dataset
 from dfrf_jax.model.dfrf import audio_code, build_model
-from dfrf_jax.render import occupancy
-from dfrf_jax.render.renderer import frame_inputs
-from dfrf_jax.train import batches, grid, state as state_lib
+from dfrf_jax.render import march_state as grid, occupancy
+from dfrf_jax.render.rays import frame_inputs
+from dfrf_jax.train import batches, state as state_lib
 from tests.train.conftest import DATASET, accelerated_config
 
 NEAR, FAR = 0.6, 1.2

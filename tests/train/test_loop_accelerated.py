@@ -9,7 +9,8 @@ import pytest
 
 from dfrf_jax.data.dataset import load_dataset
 from dfrf_jax.render import accelerated
-from dfrf_jax.train import checkpoints, grid as grid_lib, loop
+from dfrf_jax.render import march_state
+from dfrf_jax.train import checkpoints, loop
 from tests.train.conftest import DATASET, accelerated_config
 
 
@@ -39,7 +40,7 @@ def test_run_is_finite_and_saves_its_grid(full_run):
   grids = [checkpoints.load_occupancy(os.path.join(full_run, 'checkpoints', str(s))) for s in (4, 8)]
   for g in grids:
     assert g.density.shape == (8, 8, 8)
-    np.testing.assert_allclose(g.aabb, grid_lib.training_aabb(load_dataset(DATASET), near, far))
+    np.testing.assert_allclose(g.aabb, march_state.training_aabb(load_dataset(DATASET), near, far))
   assert not np.array_equal(grids[0].density, grids[1].density)  # updated at steps 6 and 8
 
 
