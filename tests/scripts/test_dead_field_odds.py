@@ -10,15 +10,15 @@ def test_one_seed_with_a_val_render(tmp_path):
   out = tmp_path / 'odds.json'
   done = run_script('dead_field_odds.py', '--config=configs/test.py', f'--data_dir={DATASET}',
                     '--seed_list=3', '--steps=24', '--dead_at=20', '--val_frames=1',
-                    '--set=train.density_revive_below=0.0', f'--out={out}',
+                    '--set=train.density_revive_below=0.0', '--set=train.lrate=0.05', f'--out={out}',
                     f'--metrics_dir={tmp_path / "metrics"}')
   assert done.returncode == 0, done.stderr[-3000:]
   result = json.loads(out.read_text())
   run, = result['runs']
   assert run['seed'] == 3 and run['revived_steps'] == [0, 0]  # revival off
   assert result['summary']['dead_at'] == 20
-  assert result['summary']['overrides'] == ['train.density_revive_below=0.0']
-  # Seed 3's coarse field dies on the fixture without revival (tests/train/test_dead_fields.py).
+  assert result['summary']['overrides'] == ['train.density_revive_below=0.0', 'train.lrate=0.05']
+  # At 10x configs/test.py's lrate, seed 3's coarse field dies on the fixture without revival.
   assert 'coarse' in run['dead'] and run['live'][0] == 0.0
   assert run['coarse'][1] - run['coarse'][0] < 1.0
   assert 10.0 < run['val_psnr'] < 40.0
