@@ -74,8 +74,8 @@ def test_train_step_lowers_the_loss_of_a_batch(setup):
   train_step = api.make_train_step(model, config, near, far, mesh)
   batch = api.shard(api.draw_batch(np.random.default_rng(0), identities, config), mesh)
   losses = []
-  # dfrf-train's first steps: smoothing off, warp on. The coarse field of this seed dies within 5
-  # steps and is revived by the density noise (docs/training.md, "Dead fields").
+  # dfrf-train's first steps: smoothing off, warp on (30 steps: a field may collapse in the first
+  # few and be revived by the density noise; docs/training.md, "Dead fields").
   for _ in range(30):
     state, metrics = train_step(state, batch, False, True)
     assert bool(metrics['finite'])
