@@ -47,8 +47,8 @@ from dfrf_jax.eval.video import write_video
 from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.render.driving import driving_windows
 from dfrf_jax.render.occupancy import OccupancyGrid, occupied_fraction
-from dfrf_jax.render.sequence import (SequencePlan, driven_plan, plan_occupancy, render_sequence,
-                                      self_driven_plan)
+from dfrf_jax.render.sequence import (SequencePlan, audio_swap_plan, driven_plan, plan_occupancy,
+                                      render_sequence, self_driven_plan)
 from dfrf_jax.train import checkpoints
 from dfrf_jax.train.batches import Batch, draw_batch, shard
 from dfrf_jax.train.checkpoints import load_checkpoint, load_occupancy
@@ -66,7 +66,7 @@ __all__ = [
     'evaluate_frames', 'import_torch_checkpoint', 'init_params', 'init_state', 'load_checkpoint',
     'load_config', 'load_dataset', 'load_frame', 'load_occupancy', 'lpips_fn_from_paths', 'make_mesh',
     'make_synthetic_dataset', 'make_train_step', 'metrics_table', 'near_far', 'occupied_fraction',
-    'plan_occupancy', 'render_frame', 'render_sequence',
+    'audio_swap_plan', 'plan_occupancy', 'render_frame', 'render_sequence',
     'save_checkpoint', 'self_driven_plan', 'shard', 'train', 'write_video',
 ]
 

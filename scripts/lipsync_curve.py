@@ -14,7 +14,6 @@ mouth_psnr, frozen_mouth_psnr, audio_swap: {slope_ratio, driving_r, own_r} or nu
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import pathlib
@@ -81,8 +80,7 @@ def score_at(config, workdir: str, val_frames: int | None, audio_swap: bool) -> 
   record = {'step': step, 'psnr': summary['psnr'], **{k: lip['model'][k] for k in _KEYS},
             'frozen_mouth_psnr': lip['frozen_mouth']['mouth_psnr'], 'audio_swap': None}
   if audio_swap:
-    swap_plan = dataclasses.replace(plan, windows=lipsync_report.reversed_audio(plan.windows),
-                                    has_ground_truth=False)
+    swap_plan = api.audio_swap_plan(plan)
     swapped = api.render_sequence(model, params, config, identity, swap_plan, near, far, step, key,
                                   grid=grid)
     record['audio_swap'] = lipsync_report.score_audio_swap(swapped, identity, plan.split,

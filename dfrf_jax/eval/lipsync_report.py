@@ -120,14 +120,9 @@ def _mouth_boxes(meta: dict[str, Any] | None, split: Split, positions: np.ndarra
   return lipsync.fixed_size_boxes(rects, height, width)
 
 
-def reversed_audio(windows: np.ndarray) -> np.ndarray:
-  """The driving audio of the swap check: the frames' windows [T, 16, D] in reverse order."""
-  return np.asarray(windows)[::-1]
-
-
 def score_audio_swap(swapped: np.ndarray, identity: Identity, split: Split, positions: np.ndarray,
                      result: dict[str, Any]) -> dict[str, float]:
-  """How frames rendered with `reversed_audio` follow it: the 'audio_swap' entry (module docstring).
+  """How frames rendered with their audio reversed (`sequence.audio_swap_plan`) follow it: the 'audio_swap' entry (module docstring).
 
   Args:
     swapped: [T, H, W, 3] the frames at `positions`, each driven by frame T-1-t's audio.

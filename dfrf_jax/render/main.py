@@ -22,7 +22,6 @@ Writes OUT_DIR/frames/000.png ..., OUT_DIR/render.mp4 (25 fps, with audio) and, 
 OUT_DIR/metrics.json; frames/ and render.mp4 appear only when complete.
 """
 
-import dataclasses
 import os
 import sys
 
@@ -139,8 +138,7 @@ def main(argv: list[str]) -> None:
     lip = lipsync_report.score_identity(frames, gt, identity, plan.split, plan.positions, _OUT.value)
     print(lipsync_report.lipsync_table(lip))
     if _AUDIO_SWAP.value:
-      swap_plan = dataclasses.replace(plan, windows=lipsync_report.reversed_audio(plan.windows),
-                                      has_ground_truth=False)
+      swap_plan = api.audio_swap_plan(plan)
       swapped = api.render_sequence(model, params, config, identity, swap_plan, near, far, step,
                                     jax.random.key(_SEED.value), show_progress=True, grid=grid)
       lip['audio_swap'] = lipsync_report.score_audio_swap(swapped, identity, plan.split,

@@ -66,6 +66,11 @@ def driven_plan(split: Split, windows: np.ndarray, max_frames: int | None = None
                       has_ground_truth=False)
 
 
+def audio_swap_plan(plan: SequencePlan) -> SequencePlan:
+  """The same poses and plates driven by the plan's audio windows in reverse order (no ground truth)."""
+  return dataclasses.replace(plan, windows=np.asarray(plan.windows)[::-1], has_ground_truth=False)
+
+
 def audio_codes(model: DFRF, params: dict, windows: np.ndarray, smoothing: bool) -> jax.Array:
   """Audio codes of every frame, by the training step's own `audio_code`: [T, 16, D] -> [T, dim_aud].
 

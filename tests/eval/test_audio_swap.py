@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+from dfrf_jax import api
 from dfrf_jax.data.dataset import load_dataset
 from dfrf_jax.errors import UserError
 from dfrf_jax.eval import lipsync, lipsync_report
@@ -45,9 +46,13 @@ def test_a_mouth_that_ignores_the_driving_audio(scored):
   assert swap['driving_r'] < swap['own_r'] - 0.3
 
 
-def test_reversed_audio_reverses_the_frames():
-  windows = np.arange(3 * 2 * 1).reshape(3, 2, 1)
-  np.testing.assert_array_equal(lipsync_report.reversed_audio(windows), windows[[2, 1, 0]])
+def test_audio_swap_plan_reverses_the_audio_and_keeps_the_poses(scored):
+  identity = scored[0]
+  plan = api.self_driven_plan(identity, identity.val, max_frames=3)
+  swap = api.audio_swap_plan(plan)
+  np.testing.assert_array_equal(swap.windows, plan.windows[[2, 1, 0]])
+  np.testing.assert_array_equal(swap.positions, plan.positions)
+  assert not swap.has_ground_truth
 
 
 def test_needs_a_synthetic_dataset(scored):
