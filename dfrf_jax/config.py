@@ -93,6 +93,10 @@ def default_config() -> ml_collections.ConfigDict:
   a.train_keep_transmittance = 1e-4  # ... and transmittance before them above this
   a.reuse_coarse_features = True  # the fine pass takes the coarse pass's aggregated feature F~ at
                                   # coarse depths (only the fine field runs there)
+  a.interpolate_features = True  # rendering: the fine pass's importance samples take F~
+                                # interpolated along the ray between the nearest coarse depths the
+                                # coarse pass evaluated (only the fine field's MLP runs there)
+  a.train_interpolate_features = False  # the same in an accelerated train step
   a.num_segments = 4            # depth segments per pass (termination is checked between them;
                                 # 1 where rays do not terminate: training by default)
   a.point_chunk = 0             # compacted samples per network call when rendering (0: 1024 on CPU,

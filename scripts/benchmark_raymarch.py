@@ -39,6 +39,7 @@ from PIL import Image
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dfrf_jax import config as config_lib  # pylint: disable=g-import-not-at-top
 from dfrf_jax.data.dataset import load_dataset  # pylint: disable=g-import-not-at-top
 from dfrf_jax.data.references import render_references  # pylint: disable=g-import-not-at-top
 from dfrf_jax.model.dfrf import audio_code, build_model, init_params  # pylint: disable=g-import-not-at-top
@@ -89,6 +90,10 @@ def _parse() -> argparse.Namespace:
   p.add_argument('--chunk', type=int, default=None,
                  help="rays per call of the dense render (default: the config's render.chunk; "
                       'larger keeps a GPU busy)')
+  p.add_argument('--set', action='append', default=[], metavar='SECTION.FIELD=VALUE',
+                 help='config override, repeatable (e.g. --set=render.N_samples=32 '
+                      '--set=render.N_importance=64 --set=data.N_rand=850: the authors\' fine-tuning '
+                      'sampling)')
   p.add_argument('--seed', type=int, default=0)
   p.add_argument('--out', default='benchmark_raymarch.json', help='JSON output path')
   args = p.parse_args()
@@ -107,7 +112,10 @@ def _load_config(path: str) -> ml_collections.ConfigDict:
 
 
 def train(model, init, identity, config, sampler, steps, seed):
-  """`steps` steps of dfrf-train's compiled step with `sampler`; returns params and the median step (s).
+  """`steps` steps of dfrf-train's compiled step with `sampler`.
+
+  Returns (params, the median step time in s, the accelerated run's compiled budgets, the first
+  step's time in s: compilation included).
 
   The accelerated run keeps its marching state as dfrf-train does (render/march_state.py: grid filled
   before the first step, EMA-updated every `train.grid_update_every` steps, the update's time
@@ -125,7 +133,7 @@ def train(model, init, identity, config, sampler, steps, seed):
   c.seed = seed
   marching = march_state.create_for_training(model, state.params, [identity], c, near, far, 0,
                                              jax.random.key(seed + 1))
-  times, compiled = [], set()
+  times, compiled, first_step = [], set(), None
   for i in range(steps):
     batch = batch_lib.draw_batch(rng, [identity], c)
     t0 = time.perf_counter()
@@ -137,9 +145,11 @@ def train(model, init, identity, config, sampler, steps, seed):
     marching = march_state.after_step(marching, model, state.params, batch, c, i + 1,
                                       jax.random.key(seed + 2), smoothing=False, use_warp=True)
     jax.block_until_ready(metrics['loss'])
+    if i == 0:
+      first_step = time.perf_counter() - t0
     if not fresh:
       times.append(time.perf_counter() - t0)
-  return state.params, float(np.median(times)), len(compiled - {None})
+  return state.params, float(np.median(times)), len(compiled - {None}), first_step
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -172,6 +182,8 @@ def _timed_pair(first, second, repeats):
 def main() -> None:
   args = _parse()
   config = _load_config(args.config)
+  for assignment in args.set:
+    config_lib.set_field(config, assignment)
   if args.grid_resolution:
     config.render.accel.grid_resolution = args.grid_resolution
   if args.grid_refinements is not None:
@@ -207,7 +219,10 @@ def main() -> None:
     params = trained['dense'][0]
     train_record = {'dense_train_step_ms': 1e3 * trained['dense'][1],
                     'accel_train_step_ms': 1e3 * trained['accelerated'][1],
-                    'accel_train_compilations': trained['accelerated'][2]}
+                    'accel_train_compilations': trained['accelerated'][2],
+                    # The first step, compilation included (the grid's first fill is not in it).
+                    'dense_first_step_s': trained['dense'][3],
+                    'accel_first_step_s': trained['accelerated'][3]}
     train_record['train_step_speedup'] = (train_record['dense_train_step_ms']
                                           / train_record['accel_train_step_ms'])
 
@@ -231,7 +246,7 @@ def main() -> None:
     train_record['train_psnr_db'] = {}
     view = View(c2w=jnp.asarray(val.poses[0]), intrinsics=jnp.array([cam.focal, cam.cx, cam.cy]),
                 background=jnp.asarray(identity.background(val, 0)), near=near, far=far)
-    for sampler, (p, _, _) in trained.items():
+    for sampler, (p, *_) in trained.items():
       out, _ = march_image(Field(model=model, params=p, frame=val_frame(p, 0)), view, None, mode)
       train_record['train_psnr_db'][sampler] = _psnr(out.rgb, identity.image(val, 0))
 
@@ -272,7 +287,13 @@ def main() -> None:
         'max_abs_diff': float(jnp.max(jnp.abs(acc.rgb - dense.rgb))),
         'samples_per_ray': {
             'dense': r.N_samples + r.N_samples + r.N_importance,
-            'accel': (int(stats.coarse_evaluated) + int(stats.fine_evaluated)) / num_rays,
+            'accel': (int(stats.coarse_evaluated) + int(stats.fine_evaluated)
+                      - int(stats.fine_interpolated)) / num_rays,
+            'accel_coarse': int(stats.coarse_evaluated) / num_rays,
+            'accel_fine': int(stats.fine_evaluated) / num_rays,
+            # Fine samples whose F~ was interpolated between coarse depths (only the fine field ran).
+            'accel_fine_interpolated': int(stats.fine_interpolated) / num_rays,
+            'accel_fine_unbracketed': int(stats.fine_unbracketed) / num_rays,
             # Fine samples that took the coarse pass's aggregated feature (only the fine field ran).
             'accel_fine_reused': int(stats.fine_reused) / num_rays,
             # What the accelerated frame computed: its budgets, padding included.
@@ -299,10 +320,12 @@ def main() -> None:
           f'{train_record["accel_train_step_ms"]:.1f} ms (speedup '
           f'{train_record["train_step_speedup"]:.2f}x); validation PSNR after {args.train_steps} '
           f'steps: dense {train_record["train_psnr_db"]["dense"]:.2f} dB, accelerated '
-          f'{train_record["train_psnr_db"]["accelerated"]:.2f} dB')
+          f'{train_record["train_psnr_db"]["accelerated"]:.2f} dB; first step (compilation included): '
+          f'dense {train_record["dense_first_step_s"]:.1f} s, accelerated '
+          f'{train_record["accel_first_step_s"]:.1f} s')
   setup = {'device': str(jax.devices()[0]), 'backend': jax.default_backend(),
            'precision': config.precision, 'chunk': config.render.chunk,
-           'config': args.config, 'data_dir': args.data_dir, 'params': args.params,
+           'config': args.config, 'overrides': args.set, 'data_dir': args.data_dir, 'params': args.params,
            'init_from': args.init_from,
            'train_steps': args.train_steps, 'grid_build_s': grid_seconds,
            'occupied_cell_share': occupied_share,

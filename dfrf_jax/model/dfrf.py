@@ -37,9 +37,11 @@ class QueryOutput:
 
   raw: [P, 4] rgb logits and raw density.
   offsets: [N, P, 2] warp offsets in pixels (row, col), before they are added to the projection.
+  fused: [P, num_slots * slot_dim] the aggregated feature F~ the fields read (`query_fields` only).
   """
   raw: jax.Array
   offsets: jax.Array
+  fused: jax.Array | None = None
 
 
 class DFRF(nn.Module):
@@ -197,12 +199,12 @@ class DFRF(nn.Module):
       fields: which fields to evaluate, in order (False: coarse, True: fine).
 
     Returns:
-      QueryOutput with raw [P, len(fields), 4] and offsets [N, P, 2].
+      QueryOutput with raw [P, len(fields), 4], offsets [N, P, 2] and fused [P, S*D].
     """
     fused, offsets = self.aggregate(points, audio_code, ref_features, ref_poses, focal, slot_noise,
                                     use_warp)
     raw = [self.radiance(fused, points, viewdirs, audio_code, fine) for fine in fields]
-    return QueryOutput(raw=jnp.stack(raw, 1), offsets=offsets)
+    return QueryOutput(raw=jnp.stack(raw, 1), offsets=offsets, fused=fused)
 
   def __call__(self, windows: jax.Array, ref_images: jax.Array, ref_poses: jax.Array,
                points: jax.Array, viewdirs: jax.Array, focal: float) -> QueryOutput:

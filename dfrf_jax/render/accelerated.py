@@ -94,6 +94,10 @@ class MarchStats:
     min(requested, budget).
   fine_reused: [] fine-pass samples at coarse depths that took the coarse pass's aggregated feature
     (only the fine field ran there; `accel.reuse_coarse_features`), not in fine_requested.
+  fine_interpolated: [] of fine_evaluated, samples whose F~ was interpolated between coarse depths
+    (`accel.interpolate_features`: only the fine field ran, no aggregation).
+  fine_unbracketed: [] occupied fine samples left empty because neither coarse depth around them
+    was evaluated (with `accel.interpolate_features`; 0 otherwise).
   overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost;
     with selection also the selected samples beyond the kept budget, which lose their gradient).
   rays_skipped: [] rays that evaluated no sample in either pass (rendered as background).
@@ -108,6 +112,8 @@ class MarchStats:
   coarse_evaluated: jax.Array
   fine_evaluated: jax.Array
   fine_reused: jax.Array
+  fine_interpolated: jax.Array
+  fine_unbracketed: jax.Array
   overflow: jax.Array
   rays_skipped: jax.Array
   kept_requested: jax.Array | None = None
@@ -121,19 +127,22 @@ def _segment_bounds(num_inner: int, num_segments: int) -> list[tuple[int, int]]:
   return list(zip(edges[:-1], edges[1:]))
 
 
-def _query_fn(field: Field, fields: tuple[bool, ...], chunk: int | None):
-  """(points [B, 3], viewdirs [B, 3], key, num_valid []) -> (raw [B, len(fields), 4], offsets [B, N, 2]).
+def _query_fn(field: Field, fields: tuple[bool, ...], chunk: int | None, keep_fused: bool = False):
+  """(points [B, 3], viewdirs [B, 3], key, num_valid [], extra ()) ->
+  (raw [B, len(fields), 4], offsets [B, N, 2], fused [B, S*D] or None).
 
   Evaluated in chunks of `chunk` rows (None: in one call); rows from `num_valid` on are budget
   padding, and chunks of padding only are skipped (zeros). The aggregated feature of a sample is
-  computed once and fed to every field in `fields`. Each chunk's slot noise is drawn by the model
-  from the key folded with the chunk's first row.
+  computed once and fed to every field in `fields`, and returned with `keep_fused`. Each chunk's
+  slot noise is drawn by the model from the key folded with the chunk's first row.
   """
-  def evaluate(points, viewdirs, key, num_valid):
+  def evaluate(points, viewdirs, key, num_valid, extra):
+    del extra  # every sample is aggregated here
+
     def one_chunk(p, v, index):
       slot_key = None if key is None else jax.random.fold_in(key, index[0])
       out = field.query(p, v, fields, slot_key)
-      return out.raw, jnp.swapaxes(out.offsets, 0, 1)
+      return out.raw, jnp.swapaxes(out.offsets, 0, 1), out.fused if keep_fused else None
 
     index = jnp.arange(points.shape[0], dtype=jnp.int32)
     if chunk is None:
@@ -141,6 +150,84 @@ def _query_fn(field: Field, fields: tuple[bool, ...], chunk: int | None):
     return map_in_chunks(one_chunk, (points, viewdirs, index), chunk, num_valid=num_valid)
 
   return evaluate
+
+
+def _interpolated_fn(field: Field, chunk: int | None, fused_table: jax.Array):
+  """Like `_query_fn` for the fine field alone, F~ interpolated instead of aggregated.
+
+  `extra` is (first [B], second [B] int32 rows of `fused_table` [T, S*D], -1 for none; share [B] of
+  the second): F~ = (1 - share) * first + share * second, or the one row given. Only the fine
+  field's MLP runs; offsets come back zero (`_interpolated_offsets` fills them for training).
+  """
+  def evaluate(points, viewdirs, key, num_valid, extra):
+    del key  # no slot noise: the interpolated features carry the coarse pass's draws
+
+    def one_chunk(p, v, first, second, share):
+      share = jnp.where(first < 0, 1.0, jnp.where(second < 0, 0.0, share))[:, None]
+      a = fused_table[jnp.maximum(first, 0)]
+      b = fused_table[jnp.maximum(second, 0)]
+      raw = field.radiance(a + share * (b - a), p, v, fine=True)[:, None]
+      return raw, jnp.zeros((p.shape[0], field.num_refs, 2), jnp.float32), None
+
+    if chunk is None:
+      return one_chunk(points, viewdirs, *extra)
+    return map_in_chunks(one_chunk, (points, viewdirs) + tuple(extra), chunk, num_valid=num_valid)
+
+  return evaluate
+
+
+class Brackets(NamedTuple):
+  """For each fine-pass sample, the nearest coarse samples on either side whose F~ the coarse pass
+  computed (the coarse depth itself when it was).
+
+  first, second: [R, S+M] int32 rows of the coarse pass's F~ table (`_Pass.fused`) of the nearest
+    evaluated coarse sample at or before the sample and at or after it; -1 where there is none.
+  share: [R, S+M] the sample's place between those two depths (0 at the first, 1 at the second).
+  found: [R, S+M] bool, at least one of them exists.
+  column, next_column: [R, S+M] int32 their coarse columns (clipped into range where missing).
+  """
+  first: jax.Array
+  second: jax.Array
+  share: jax.Array
+  found: jax.Array
+  column: jax.Array
+  next_column: jax.Array
+
+
+def _brackets(z_coarse: jax.Array, depths: FineDepths, rows: jax.Array) -> Brackets:
+  """The `Brackets` of the fine depths `depths` among coarse depths z_coarse [R, S] whose F~ rows
+  are `rows` [R, S] int32 (-1: not evaluated)."""
+  num_coarse = z_coarse.shape[1]
+  columns = jnp.arange(num_coarse, dtype=jnp.int32)
+  known = rows >= 0
+  before = jax.lax.cummax(jnp.where(known, columns, -1), axis=1)       # last known at or before
+  after = jax.lax.cummin(jnp.where(known, columns, num_coarse), axis=1, reverse=True)
+  # The coarse column at or before each fine depth, and whether the depth is that coarse depth.
+  at_or_before = jnp.clip(jnp.cumsum(depths.source < num_coarse, 1, dtype=jnp.int32) - 1, 0,
+                          num_coarse - 1)
+  on_coarse = depths.z <= jnp.take_along_axis(z_coarse, at_or_before, 1)
+  lo = jnp.take_along_axis(before, at_or_before, 1)
+  hi = jnp.take_along_axis(after, jnp.minimum(at_or_before + (~on_coarse), num_coarse - 1), 1)
+  hi = jnp.where(~on_coarse & (at_or_before + 1 >= num_coarse), num_coarse, hi)
+  column, next_column = jnp.maximum(lo, 0), jnp.minimum(hi, num_coarse - 1)
+  z0 = jnp.take_along_axis(z_coarse, column, 1)
+  z1 = jnp.take_along_axis(z_coarse, next_column, 1)
+  span = z1 - z0
+  share = jnp.where(span > 0, jnp.clip((depths.z - z0) / jnp.where(span > 0, span, 1.0), 0, 1), 0.0)
+  first = jnp.where(lo >= 0, jnp.take_along_axis(rows, column, 1), -1)
+  second = jnp.where(hi < num_coarse, jnp.take_along_axis(rows, next_column, 1), -1)
+  return Brackets(first=first, second=second, share=share, found=(first >= 0) | (second >= 0),
+                  column=column, next_column=next_column)
+
+
+def _interpolated_offsets(coarse_offsets: jax.Array, brackets: Brackets) -> jax.Array:
+  """Warp offsets [N, R, S+M, 2] at the fine depths, interpolated as F~ is from the coarse pass's
+  offsets [N, R, S, 2] (zero where the coarse pass did not evaluate)."""
+  b = brackets
+  share = jnp.where(b.first < 0, 1.0, jnp.where(b.second < 0, 0.0, b.share))[None, ..., None]
+  first = jnp.take_along_axis(coarse_offsets, b.column[None, ..., None], 2)
+  second = jnp.take_along_axis(coarse_offsets, b.next_column[None, ..., None], 2)
+  return first + share * (second - first)
 
 
 class Selection(NamedTuple):
@@ -173,6 +260,8 @@ class _Pass(NamedTuple):
   evaluated: [R, S] bool, samples whose values come from this pass's queries or from `initial`.
   requested: [K] int32 samples each segment asked for. num_evaluated: [] int32 queries run.
   kept: [] int32 samples selected for differentiation (`Selection`), or None.
+  fused: [T, S*D] the F~ of every evaluated sample (T: the sum of the budgets), or None.
+  rows: [R, S] int32 row of each sample in `fused`, -1 where not evaluated; or None.
   """
   raw: jax.Array
   offsets: jax.Array | None
@@ -180,6 +269,8 @@ class _Pass(NamedTuple):
   requested: jax.Array
   num_evaluated: jax.Array
   kept: jax.Array | None = None
+  fused: jax.Array | None = None
+  rows: jax.Array | None = None
 
 
 def _empty_raw(shape: tuple[int, ...]) -> jax.Array:
@@ -191,7 +282,8 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
                 key: jax.Array | None, termination: float, num_fields: int, num_refs: int,
                 keep_offsets: bool,
                 initial: tuple[jax.Array, jax.Array | None, jax.Array] | None = None,
-                selection: Selection | None = None) -> _Pass:
+                selection: Selection | None = None, per_sample: tuple[jax.Array, ...] = (),
+                keep_fused: bool = False) -> _Pass:
   """Evaluates the masked samples of one pass segment by segment, each compacted into its budget.
 
   Args:
@@ -204,6 +296,8 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
     initial: (raw [R, S, F, 4], offsets [N, R, S, 2] or None, evaluated [R, S]) values already known
       (not in `mask`), or None.
     selection: differentiate only the samples it selects (training), or None: all of them.
+    per_sample: [R, S, ...] arrays handed to `query` (its `extra`) at each compacted sample.
+    keep_fused: keep the F~ the query returns (`_Pass.fused`, `_Pass.rows`).
 
   Returns:
     _Pass.
@@ -217,7 +311,8 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
   else:
     raw, offsets, done = initial
   live = jnp.ones((num_rays,), bool)
-  requested, evaluated = [], []
+  requested, evaluated, fused = [], [], []
+  rows = jnp.full((num_rays, num_samples), -1, jnp.int32) if keep_fused else None
   bounds = _segment_bounds(num_samples - 1, len(budgets))
   for k, ((lo, hi), budget) in enumerate(zip(bounds, budgets)):
     width = hi - lo
@@ -235,9 +330,14 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
       depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
       points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
       seg_key = None if key is None else jax.random.fold_in(key, k)
-      out_raw, out_offsets = query(points, viewdirs[ray_in], seg_key, count)
+      extra = tuple(x[ray_in, jnp.minimum(col, num_samples - 1)] for x in per_sample)
+      out_raw, out_offsets, out_fused = query(points, viewdirs[ray_in], seg_key, count, extra)
       if selection is not None:  # values only: the selected samples are differentiated below
-        out_raw, out_offsets = jax.lax.stop_gradient((out_raw, out_offsets))
+        out_raw, out_offsets, out_fused = jax.lax.stop_gradient((out_raw, out_offsets, out_fused))
+      if keep_fused:
+        start = sum(f.shape[0] for f in fused)
+        rows = rows.at[ray, col].set(start + jnp.arange(budget, dtype=jnp.int32), mode='drop')
+        fused.append(out_fused)
       raw = raw.at[ray, col].set(out_raw, mode='drop')
       if keep_offsets:
         offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
@@ -249,14 +349,15 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
     here = done if initial is None else done & ~initial[2]
     raw, offsets, kept = _differentiate_selected(query, rays, z, raw, offsets, here, selection,
                                                  None if key is None else
-                                                 jax.random.fold_in(key, len(budgets)))
+                                                 jax.random.fold_in(key, len(budgets)), per_sample)
   return _Pass(raw=raw, offsets=offsets, evaluated=done, requested=jnp.stack(requested),
-               num_evaluated=sum(evaluated), kept=kept)
+               num_evaluated=sum(evaluated), kept=kept,
+               fused=jnp.concatenate(fused) if fused else None, rows=rows)
 
 
 def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
                             offsets: jax.Array | None, here: jax.Array, selection: Selection,
-                            key: jax.Array | None
+                            key: jax.Array | None, per_sample: tuple[jax.Array, ...] = ()
                             ) -> tuple[jax.Array, jax.Array | None, jax.Array]:
   """Re-evaluates, with gradients, the samples of a pass that `selection` keeps.
 
@@ -264,6 +365,7 @@ def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
     query: the pass's `_query_fn`. rays: the R rays. z: [R, S] depths.
     raw: [R, S, F, 4] the pass's values (without gradients). offsets: [N, R, S, 2] or None.
     here: [R, S] samples this pass evaluated. selection: the rule and budget. key: slot-noise key.
+    per_sample: as `_march_pass`.
 
   Returns:
     (raw, offsets) with the kept samples' values carrying gradients, and [] int32 samples selected.
@@ -284,7 +386,8 @@ def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
     ray_in = jnp.minimum(ray, num_rays - 1)
     depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
     points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
-    out_raw, out_offsets = query(points, rays.viewdirs()[ray_in], key, count)
+    extra = tuple(x[ray_in, jnp.minimum(col, num_samples - 1)] for x in per_sample)
+    out_raw, out_offsets, _ = query(points, rays.viewdirs()[ray_in], key, count, extra)
     raw = raw.at[ray, col].set(out_raw, mode='drop')
     if offsets is not None:
       offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
@@ -336,6 +439,7 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
   termination = float(a.train_termination_threshold if mode.train else a.termination_threshold)
   keep_offsets = mode.train  # only the training loss reads them
   reuse = bool(a.reuse_coarse_features)
+  interpolate = bool(a.train_interpolate_features if mode.train else a.interpolate_features)
   # Rendering evaluates the compacted samples in cache-sized chunks; a train step in one call per
   # segment, as the dense step evaluates all its rays at once (the backward pass of a chunked loop
   # costs more than it saves: ~10% per step on a CPU).
@@ -357,10 +461,11 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
                key=keys.strata if mode.randomise else None)
   z = jnp.broadcast_to(z, (rays.num, r.N_samples))
   fields = (False, True) if reuse else (False,)
-  coarse_pass = _march_pass(_query_fn(field, fields, chunk), rays, z, occupied_samples(z),
-                            budget.coarse, keys.slots_coarse, termination, len(fields),
-                            field.num_refs, keep_offsets=keep_offsets and reuse,
-                            selection=selection(0, keys.noise_coarse))
+  coarse_pass = _march_pass(_query_fn(field, fields, chunk, keep_fused=interpolate), rays, z,
+                            occupied_samples(z), budget.coarse, keys.slots_coarse, termination,
+                            len(fields), field.num_refs,
+                            keep_offsets=keep_offsets and (reuse or interpolate),
+                            selection=selection(0, keys.noise_coarse), keep_fused=interpolate)
   raw_coarse = coarse_pass.raw[:, :, 0]
   coarse = composite(raw_coarse, z, rays.directions, rays.background, white_bkgd=r.white_bkgd,
                      raw_noise_std=mode.noise_std(raw_coarse), key=keys.noise_coarse)
@@ -371,10 +476,25 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
   to_query = occupied_samples(z_all)
   if reuse:
     to_query = to_query & ~initial[2]
-  fine_pass = _march_pass(_query_fn(field, (True,), chunk), rays, z_all, to_query, budget.fine,
-                          keys.slots_fine, termination, 1, field.num_refs,
-                          keep_offsets=keep_offsets, initial=initial,
-                          selection=selection(1, keys.noise_fine))
+  if interpolate:
+    brackets = _brackets(z, depths, coarse_pass.rows)
+    unbracketed = jnp.sum(to_query & ~brackets.found, dtype=jnp.int32)
+    to_query = to_query & brackets.found
+    fine_query = _interpolated_fn(field, chunk, coarse_pass.fused)
+    per_sample = (brackets.first, brackets.second, brackets.share)
+  else:
+    unbracketed = jnp.zeros((), jnp.int32)
+    fine_query = _query_fn(field, (True,), chunk)
+    per_sample = ()
+  fine_pass = _march_pass(fine_query, rays, z_all, to_query, budget.fine, keys.slots_fine,
+                          termination, 1, field.num_refs, keep_offsets=keep_offsets,
+                          initial=initial, selection=selection(1, keys.noise_fine),
+                          per_sample=per_sample)
+  offsets_fine = fine_pass.offsets
+  if interpolate and keep_offsets:
+    queried = fine_pass.evaluated if initial is None else fine_pass.evaluated & ~initial[2]
+    offsets_fine = jnp.where(queried[None, ..., None],
+                             _interpolated_offsets(coarse_pass.offsets, brackets), offsets_fine)
   raw = fine_pass.raw[:, :, 0]
   fine = composite(raw, z_all, rays.directions, rays.background, white_bkgd=r.white_bkgd,
                    raw_noise_std=mode.noise_std(raw), key=keys.noise_fine)
@@ -403,8 +523,10 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
                      fine_capacity=capacity(z_all.shape[1], len(budget.fine)),
                      coarse_evaluated=coarse_pass.num_evaluated,
                      fine_evaluated=fine_pass.num_evaluated, fine_reused=fine_reused,
+                     fine_interpolated=fine_pass.num_evaluated if interpolate
+                     else jnp.zeros((), jnp.int32), fine_unbracketed=unbracketed,
                      overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32), **kept)
-  out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=fine_pass.offsets,
+  out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets_fine,
                      sigma_coarse=raw_coarse[..., 3], sigma_fine=raw[..., 3],
                      z_std=jnp.std(depths.samples, -1))
   return out, stats

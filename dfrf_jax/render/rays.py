@@ -143,6 +143,15 @@ class Field:
                             f.ref_features, f.ref_poses, f.focal, None, fields, self.use_warp,
                             method=DFRF.query_fields, rngs=rngs)
 
+  def radiance(self, fused: jax.Array, points: jax.Array, viewdirs: jax.Array,
+               fine: bool) -> jax.Array:
+    """`DFRF.radiance` of one field from given aggregated features fused [P, S*D]: raw [P, 4].
+
+    points: [P, 3] world units; viewdirs: [P, 3] unit.
+    """
+    return self.model.apply({'params': self.params}, fused, points, viewdirs,
+                            self.frame.audio_code, fine, method=DFRF.radiance)
+
 
 @dataclasses.dataclass(frozen=True)
 class MarchMode:

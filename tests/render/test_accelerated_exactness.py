@@ -1,5 +1,6 @@
 """With every cell occupied and no early termination, the accelerated renderer is the dense one,
-with and without the fine pass reusing the coarse pass's aggregated features (no slot noise here)."""
+with and without the fine pass reusing the coarse pass's aggregated features (no slot noise here),
+when importance samples are aggregated, not interpolated (test_feature_interpolation.py)."""
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +18,7 @@ def _render_config(render_config, reuse: bool):
   c = ml_collections.ConfigDict(render_config.to_dict())
   c.accel.termination_threshold = 0.0
   c.accel.reuse_coarse_features = reuse
+  c.accel.interpolate_features = False
   return ml_collections.FrozenConfigDict(c)
 
 

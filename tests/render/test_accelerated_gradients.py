@@ -17,6 +17,7 @@ def test_all_occupied_gradients_match_the_dense_ones(scene):
                                     fine=(SIZE * SIZE * (rc.N_samples + rc.N_importance - 1),))
   c = ml_collections.ConfigDict(rc.to_dict())
   c.accel.point_chunk = max(budget.fine)
+  c.accel.interpolate_features = False  # exact: importance samples aggregated as the dense path does
   rc = ml_collections.FrozenConfigDict(c)
   state = all_occupied(scene, budget)
   target = jnp.full_like(scene.bg, 0.3)

@@ -17,7 +17,8 @@ def _stats(coarse, fine, coarse_capacity=None, fine_capacity=None):
                                 fine_requested=jnp.array(fine, jnp.int32),
                                 coarse_capacity=full(coarse, coarse_capacity),
                                 fine_capacity=full(fine, fine_capacity), coarse_evaluated=zero,
-                                fine_evaluated=zero, fine_reused=zero, overflow=zero,
+                                fine_evaluated=zero, fine_reused=zero, fine_interpolated=zero,
+                                fine_unbracketed=zero, overflow=zero,
                                 rays_skipped=zero)
 
 

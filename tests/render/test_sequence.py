@@ -59,6 +59,7 @@ def every_cell_setup():
   c.render.accel.density_threshold = -1.0  # every cell occupied
   c.render.accel.grid_resolution, c.render.accel.grid_refinements = 8, 1
   c.render.accel.termination_threshold = 0.0
+  c.render.accel.interpolate_features = False  # importance samples aggregated: exactly dense
   c.data.test_ref_positions = ()
   model = build_model(c.model)
   params = init_params(model, jax.random.PRNGKey(3))

@@ -26,11 +26,15 @@ def test_tiny_run_writes_one_record_per_size(tmp_path):
     # The test config: 2 x N_samples + N_importance depths per ray on the dense path.
     assert spr['dense'] == 2 * 8 + 8
     assert 0.0 <= spr['accel'] <= spr['accel_budget']
+    # Aggregations: the coarse pass's; the fine pass's samples all interpolate F~ (the default).
+    assert spr['accel'] == spr['accel_coarse'] > 0.0
+    assert spr['accel_fine_interpolated'] == spr['accel_fine'] > 0.0
     assert 0.0 <= r['rays_skipped_share'] <= 1.0 and r['overflow'] == 0
     assert r['max_abs_diff'] >= 0.0
     assert r['train_step_speedup'] == r['dense_train_step_ms'] / r['accel_train_step_ms']
     assert set(r['train_psnr_db']) == {'dense', 'accelerated'}
   assert 'train step: dense' in proc.stdout and 'speedup' in proc.stdout
+  assert report['records'][0]['accel_first_step_s'] > 0.0
 
 
 def test_help_and_conflicting_flags():
