@@ -27,8 +27,8 @@ def test_tiny_run_writes_one_record_per_size(tmp_path):
     assert spr['dense'] == 2 * 8 + 8
     assert 0.0 <= spr['accel'] <= spr['accel_budget']
     # Aggregations: the coarse pass's; the fine pass's samples all interpolate F~ (the default).
-    assert spr['accel'] == spr['accel_coarse'] > 0.0
-    assert spr['accel_fine_interpolated'] == spr['accel_fine'] > 0.0
+    assert spr['accel'] == spr['accel_coarse']
+    assert spr['accel_fine_interpolated'] == spr['accel_fine']
     assert 0.0 <= r['rays_skipped_share'] <= 1.0 and r['overflow'] == 0
     assert r['max_abs_diff'] >= 0.0
     assert r['train_step_speedup'] == r['dense_train_step_ms'] / r['accel_train_step_ms']
