@@ -220,6 +220,25 @@ def check_field(config: ml_collections.ConfigDict, path: str, prefix: str = 'con
     done.append(name)
 
 
+def with_new_defaults(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`config` with every field it lacks and `default_config()` has set to today's default.
+
+  A run saved by an older version lacks the fields added since; for inference (rendering, scoring,
+  benchmarks) they take their defaults. Fields present keep their saved values. Returns a new config.
+  """
+  def fill(saved: ml_collections.ConfigDict, defaults: ml_collections.ConfigDict) -> None:
+    for name, value in defaults.items():
+      if name not in saved:
+        saved[name] = value
+      elif isinstance(value, ml_collections.ConfigDict) and isinstance(saved[name],
+                                                                       ml_collections.ConfigDict):
+        fill(saved[name], value)
+
+  out = ml_collections.ConfigDict(config.to_dict())
+  fill(out, default_config())
+  return out
+
+
 def set_field(config: ml_collections.ConfigDict, assignment: str) -> None:
   """Applies one `section.field=value` override, as the scripts' --set flags take it.
 

@@ -31,7 +31,6 @@ import numpy as np
 
 from dfrf_jax import api, outputs
 from dfrf_jax.cli import run_cli
-from dfrf_jax.config import default_config
 from dfrf_jax.data import audio_io
 from dfrf_jax.data.dataset import Identity
 from dfrf_jax.eval import lipsync_report, report, video
@@ -81,15 +80,7 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   progress.hide_orbax_info_logs()
   config, params, step = api.load_checkpoint(_WORKDIR.value)
-  defaults = default_config().render
   with config.unlocked():
-    # Runs saved by an older version lack the newer render fields: those take today's defaults.
-    for name in ('sampler', 'accel'):
-      if name not in config.render:
-        config.render[name] = defaults[name]
-    for name, value in defaults.accel.items():
-      if name not in config.render.accel:
-        config.render.accel[name] = value
     if _SAMPLER.value:
       config.render.sampler = _SAMPLER.value
     config.precision = _PRECISION.value or config.get('precision', 'float32')

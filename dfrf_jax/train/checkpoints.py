@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import ml_collections
 import orbax.checkpoint as ocp
 
+from dfrf_jax import config as config_lib
 from dfrf_jax.errors import UserError
 from dfrf_jax.model import torch_import
 from dfrf_jax.render.occupancy import OccupancyGrid
@@ -220,7 +221,8 @@ def load_checkpoint(path: str) -> tuple[ml_collections.ConfigDict, Params, int]:
       folder of one step.
 
   Returns:
-    (the run's config, the param tree as jax arrays, the step).
+    (the run's config, fields added since it was saved at their defaults
+    (`config.with_new_defaults`); the param tree as jax arrays; the step).
 
   Raises:
     NoCheckpointError: `path` holds no checkpoint.
@@ -228,7 +230,7 @@ def load_checkpoint(path: str) -> tuple[ml_collections.ConfigDict, Params, int]:
   directory, step = locate(path)
   restored = restore(reader(directory), step)
   params = jax.tree.map(jnp.asarray, restored['params'])
-  return restored['config'], params, step
+  return config_lib.with_new_defaults(restored['config']), params, step
 
 
 def load_occupancy(path: str) -> OccupancyGrid | None:

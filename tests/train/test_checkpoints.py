@@ -129,3 +129,17 @@ def test_non_finite_params_are_never_saved(tmp_path):
                            r"inf \(1 of 2 param arrays do\)"):
     checkpoints.save(mgr, 4, params, tiny_config(), {})
   assert mgr.all_steps() == []
+
+
+def test_load_checkpoint_fills_fields_added_since_the_run_was_saved(tmp_path):
+  # A run saved before render.accel.interpolate_features and data.lip_sample_rate existed.
+  old = tiny_config()
+  with old.unlocked():
+    del old.render.accel['interpolate_features']
+    del old.data['lip_sample_rate']
+    old.render.accel.density_threshold = 3.0  # a saved value, kept
+  checkpoints.save(checkpoints.manager(str(tmp_path / 'checkpoints')), 5, _tree(0), old, {})
+  config, _, step = checkpoints.load_checkpoint(str(tmp_path))
+  assert step == 5
+  assert config.render.accel.interpolate_features is True and config.data.lip_sample_rate == 0.0
+  assert config.render.accel.density_threshold == 3.0
