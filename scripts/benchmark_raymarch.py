@@ -152,6 +152,12 @@ def train(model, init, identity, config, sampler, steps, seed):
   return state.params, float(np.median(times)), len(compiled - {None}), first_step
 
 
+def _shown(path: str) -> str:
+  """`path` relative to the repository when it lies inside it (JSON without this machine's paths)."""
+  resolved = pathlib.Path(path).resolve()
+  return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else path
+
+
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
   pil = Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8))
   return np.asarray(pil.resize((size, size), Image.BICUBIC), np.float32) / 255.0
@@ -325,7 +331,7 @@ def main() -> None:
           f'{train_record["accel_first_step_s"]:.1f} s')
   setup = {'device': str(jax.devices()[0]), 'backend': jax.default_backend(),
            'precision': config.precision, 'chunk': config.render.chunk,
-           'config': args.config, 'overrides': args.set, 'data_dir': args.data_dir, 'params': args.params,
+           'config': _shown(args.config), 'overrides': args.set, 'data_dir': _shown(args.data_dir), 'params': args.params,
            'init_from': args.init_from,
            'train_steps': args.train_steps, 'grid_build_s': grid_seconds,
            'occupied_cell_share': occupied_share,
