@@ -331,8 +331,8 @@ def main() -> None:
           f'{train_record["accel_first_step_s"]:.1f} s')
   setup = {'device': str(jax.devices()[0]), 'backend': jax.default_backend(),
            'precision': config.precision, 'chunk': config.render.chunk,
-           'config': _shown(args.config), 'overrides': args.set, 'data_dir': _shown(args.data_dir), 'params': args.params,
-           'init_from': args.init_from,
+           'config': _shown(args.config), 'overrides': args.set, 'data_dir': _shown(args.data_dir),
+           'params': args.params, 'init_from': args.init_from,
            'train_steps': args.train_steps, 'grid_build_s': grid_seconds,
            'occupied_cell_share': occupied_share,
            'accel': config.render.accel.to_dict()}
