@@ -16,6 +16,10 @@ The coarse and fine fields share the aggregation network, so a coarse depth's ag
 is the same in both passes. With `accel.reuse_coarse_features` the coarse pass feeds the F~ of each
 sample it evaluates to both fields, and the fine pass queries only its importance samples (and coarse
 depths the coarse pass did not evaluate): about half of the fine pass's aggregations are not redone.
+With `accel.interpolate_features` (rendering; `train_interpolate_features` in a train step) the coarse
+pass also keeps those F~ (`_Pass.fused`, `_Pass.rows`), and each other fine-pass sample takes F~
+interpolated linearly in depth between the nearest evaluated coarse samples on either side
+(`_brackets`, `_interpolated_fn`): only the fine field's MLP runs there, no aggregation.
 
 Each pass is split into depth segments, one budget each. A ray whose transmittance before a segment
 is below `accel.termination_threshold` (in training: `accel.train_termination_threshold`) asks for
@@ -41,6 +45,10 @@ Exact and approximate, against the dense march with the same key:
   pass also moves the importance samples a little (their pdf loses the skipped weights).
 - Samples beyond a segment's budget are treated as empty and counted in `MarchStats.overflow`; the
   host raises the budget between calls (`fit_budget`, `march_state.refit`, `renderer.render_frame`).
+- Interpolated F~ (`accel.interpolate_features`) is an approximation: F~ varies slowly along a ray (on
+  the demo model at 32 + 64 samples the frame changes by about 0.02 dB, max abs 0.05; at 16 + 16, where
+  coarse depths lie twice as far apart, max abs 0.11). A fine sample with no evaluated coarse sample on
+  its ray stays empty (`MarchStats.fine_unbracketed`).
 - The offset regulariser sees zero offsets at skipped samples (the dense path penalises offsets in
   empty space too, where they change no pixel).
 - Training with `accel.train_selection` differentiates only the samples that matter (`Selection`):
