@@ -164,17 +164,16 @@ def _interpolated_fn(field: Field, chunk: int | None, fused_table: jax.Array):
   """Like `_query_fn` for the fine field alone, F~ interpolated instead of aggregated.
 
   `extra` is (first [B], second [B] int32 rows of `fused_table` [T, S*D], -1 for none; share [B] of
-  the second): F~ = (1 - share) * first + share * second, or the one row given. Only the fine
-  field's MLP runs; offsets come back zero (`_interpolated_offsets` fills them for training).
+  the second, `Brackets.share`): F~ = (1 - share) * first + share * second. Only the fine field's
+  MLP runs; offsets come back zero (`_interpolated_offsets` fills them for training).
   """
   def evaluate(points, viewdirs, key, num_valid, extra):
     del key  # no slot noise: the interpolated features carry the coarse pass's draws
 
     def one_chunk(p, v, first, second, share):
-      share = jnp.where(first < 0, 1.0, jnp.where(second < 0, 0.0, share))[:, None]
       a = fused_table[jnp.maximum(first, 0)]
       b = fused_table[jnp.maximum(second, 0)]
-      raw = field.radiance(a + share * (b - a), p, v, fine=True)[:, None]
+      raw = field.radiance(a + share[:, None] * (b - a), p, v, fine=True)[:, None]
       return raw, jnp.zeros((p.shape[0], field.num_refs, 2), jnp.float32), None
 
     if chunk is None:
@@ -190,7 +189,8 @@ class Brackets(NamedTuple):
 
   first, second: [R, S+M] int32 rows of the coarse pass's F~ table (`_Pass.fused`) of the nearest
     evaluated coarse sample at or before the sample and at or after it; -1 where there is none.
-  share: [R, S+M] the sample's place between those two depths (0 at the first, 1 at the second).
+  share: [R, S+M] the weight of the second: the sample's place between the two depths (0 at the
+    first, 1 at the second), 1 where only the second exists, 0 where only the first does.
   found: [R, S+M] bool, at least one of them exists.
   column, next_column: [R, S+M] int32 their coarse columns (clipped into range where missing).
   """
@@ -224,6 +224,7 @@ def _brackets(z_coarse: jax.Array, depths: FineDepths, rows: jax.Array) -> Brack
   share = jnp.where(span > 0, jnp.clip((depths.z - z0) / jnp.where(span > 0, span, 1.0), 0, 1), 0.0)
   first = jnp.where(lo >= 0, jnp.take_along_axis(rows, column, 1), -1)
   second = jnp.where(hi < num_coarse, jnp.take_along_axis(rows, next_column, 1), -1)
+  share = jnp.where(first < 0, 1.0, jnp.where(second < 0, 0.0, share))
   return Brackets(first=first, second=second, share=share, found=(first >= 0) | (second >= 0),
                   column=column, next_column=next_column)
 
@@ -232,10 +233,9 @@ def _interpolated_offsets(coarse_offsets: jax.Array, brackets: Brackets) -> jax.
   """Warp offsets [N, R, S+M, 2] at the fine depths, interpolated as F~ is from the coarse pass's
   offsets [N, R, S, 2] (zero where the coarse pass did not evaluate)."""
   b = brackets
-  share = jnp.where(b.first < 0, 1.0, jnp.where(b.second < 0, 0.0, b.share))[None, ..., None]
   first = jnp.take_along_axis(coarse_offsets, b.column[None, ..., None], 2)
   second = jnp.take_along_axis(coarse_offsets, b.next_column[None, ..., None], 2)
-  return first + share * (second - first)
+  return first + b.share[None, ..., None] * (second - first)
 
 
 class Selection(NamedTuple):
