@@ -53,7 +53,10 @@ Exact and approximate, against the dense march with the same key:
   empty space too, where they change no pixel).
 - Training with `accel.train_selection` differentiates only the samples that matter (`Selection`):
   same outputs, gradients without the shares of samples of zero density or behind transmittance
-  `accel.train_keep_transmittance`.
+  `accel.train_keep_transmittance`. With interpolated features the coarse pass also differentiates
+  the evaluated neighbours of its selected samples, whose F~ the importance samples between them
+  take: on the authors' parity checkpoint every live module's gradient is then within 1e-5 of the
+  unselected one (tests/render/test_training_selection_trained.py).
 """
 
 from collections.abc import Callable
@@ -248,7 +251,9 @@ class Selection(NamedTuple):
   evaluates them again, with gradients. The others keep their values, without gradients: the
   pass's outputs are the unselected pass's, only its gradients lose the dropped samples' shares.
   That includes the offset regulariser's share there (as at skipped samples), and with
-  `slot_init='random'` the second evaluation draws other slot noise than the first.
+  `slot_init='random'` the second evaluation draws other slot noise than the first. A pass that
+  keeps an F~ table for interpolation (the coarse pass) also keeps the evaluated neighbours of its
+  selected samples and writes their differentiated F~ into the table (`_differentiate_selected`).
 
   noise_std: the pass's density-noise rule (`MarchMode.noise_std`); noise_key: its key (the one
   `composite` draws the same noise from).
@@ -353,30 +358,54 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
     if termination > 0.0 and k + 1 < len(budgets):
       live = transmittance_after(raw[:, :hi, 0, 3], z[:, :hi + 1], rays.directions) > termination
   kept = None
+  table = jnp.concatenate(fused) if fused else None
   if selection is not None:
     here = done if initial is None else done & ~initial[2]
-    raw, offsets, kept = _differentiate_selected(query, rays, z, raw, offsets, here, selection,
-                                                 None if key is None else
-                                                 jax.random.fold_in(key, len(budgets)), per_sample)
+    raw, offsets, kept, table = _differentiate_selected(
+        query, rays, z, raw, offsets, here, selection,
+        None if key is None else jax.random.fold_in(key, len(budgets)), per_sample, table, rows)
   return _Pass(raw=raw, offsets=offsets, evaluated=done, requested=jnp.stack(requested),
-               num_evaluated=sum(evaluated), kept=kept,
-               fused=jnp.concatenate(fused) if fused else None, rows=rows)
+               num_evaluated=sum(evaluated), kept=kept, fused=table, rows=rows)
+
+
+def _evaluated_neighbours(keep: jax.Array, here: jax.Array) -> jax.Array:
+  """[R, S] bool: samples in `here` whose nearest `here` sample before or after, along the ray, is
+  in `keep` (both [R, S] bool): the other ends of the interpolation intervals (`_brackets`) that
+  start or end at a kept sample."""
+  num_samples = here.shape[1]
+  columns = jnp.arange(num_samples, dtype=jnp.int32)
+  # The nearest evaluated column strictly after / before each column (num_samples / -1: none).
+  after = jax.lax.cummin(jnp.where(here, columns, num_samples), axis=1, reverse=True)
+  after = jnp.pad(after[:, 1:], ((0, 0), (0, 1)), constant_values=num_samples)
+  before = jax.lax.cummax(jnp.where(here, columns, -1), axis=1)
+  before = jnp.pad(before[:, :-1], ((0, 0), (1, 0)), constant_values=-1)
+  padded = jnp.pad(keep, ((0, 0), (1, 1)))  # column c at c + 1; -1 and num_samples: False
+  return here & (jnp.take_along_axis(padded, after + 1, 1)
+                 | jnp.take_along_axis(padded, before + 1, 1))
 
 
 def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
                             offsets: jax.Array | None, here: jax.Array, selection: Selection,
-                            key: jax.Array | None, per_sample: tuple[jax.Array, ...] = ()
-                            ) -> tuple[jax.Array, jax.Array | None, jax.Array]:
+                            key: jax.Array | None, per_sample: tuple[jax.Array, ...] = (),
+                            table: jax.Array | None = None, rows: jax.Array | None = None
+                            ) -> tuple[jax.Array, jax.Array | None, jax.Array, jax.Array | None]:
   """Re-evaluates, with gradients, the samples of a pass that `selection` keeps.
+
+  With an F~ table (`keep_fused`, for the fine pass's interpolated features) the evaluated
+  neighbours of the kept samples along their rays are kept as well (`_evaluated_neighbours`): an
+  importance sample placed next to a kept sample takes its F~ from both, and both then pass it
+  gradients. Their re-evaluated F~ replaces the table's rows.
 
   Args:
     query: the pass's `_query_fn`. rays: the R rays. z: [R, S] depths.
     raw: [R, S, F, 4] the pass's values (without gradients). offsets: [N, R, S, 2] or None.
     here: [R, S] samples this pass evaluated. selection: the rule and budget. key: slot-noise key.
     per_sample: as `_march_pass`.
+    table: [T, S*D] the pass's F~ (without gradients), or None. rows: [R, S] int32 their rows.
 
   Returns:
-    (raw, offsets) with the kept samples' values carrying gradients, and [] int32 samples selected.
+    (raw, offsets) with the kept samples' values carrying gradients, [] int32 samples selected, and
+    the table with the kept samples' rows carrying gradients (None without a table).
   """
   num_rays, num_samples = z.shape
   own = raw[:, :, 0]
@@ -386,6 +415,8 @@ def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
           & (transmittance(alpha) > selection.transmittance_threshold))
   for f in range(1, raw.shape[2]):  # other fields at these samples (the fine one at coarse depths)
     keep = keep | (here & (raw[:, :, f, 3] > 0.0))
+  if table is not None:
+    keep = keep | _evaluated_neighbours(keep, here)
   count = jnp.sum(keep, dtype=jnp.int32)
   if selection.budget > 0:
     flat = jnp.nonzero(keep.reshape(-1), size=selection.budget,
@@ -395,11 +426,15 @@ def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
     depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
     points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
     extra = tuple(x[ray_in, jnp.minimum(col, num_samples - 1)] for x in per_sample)
-    out_raw, out_offsets, _ = query(points, rays.viewdirs()[ray_in], key, count, extra)
+    out_raw, out_offsets, out_fused = query(points, rays.viewdirs()[ray_in], key, count, extra)
     raw = raw.at[ray, col].set(out_raw, mode='drop')
     if offsets is not None:
       offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
-  return raw, offsets, count
+    if table is not None:  # padding entries get a row past the table's end, dropped
+      row = jnp.where(ray < num_rays, rows[ray_in, jnp.minimum(col, num_samples - 1)],
+                      table.shape[0])
+      table = table.at[row].set(out_fused, mode='drop')
+  return raw, offsets, count, table
 
 
 def _reused_in_fine_pass(coarse: _Pass, depths: FineDepths, keep_offsets: bool
