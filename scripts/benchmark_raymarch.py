@@ -115,7 +115,10 @@ def train(model, init, identity, config, sampler, steps, seed):
   """`steps` steps of dfrf-train's compiled step with `sampler`.
 
   Returns (params, the median step time in s, the accelerated run's compiled budgets, the first
-  step's time in s: compilation included).
+  step's time in s: compilation included, and the accelerated run's mean per-step march metrics
+  {samples_per_ray, grad_samples_per_ray} over the timed steps: samples evaluated per ray, and with
+  `accel.train_selection` samples differentiated per ray, and overflow_steps: steps that dropped
+  occupied samples for lack of budget; empty for dense).
 
   The accelerated run keeps its marching state as dfrf-train does (render/march_state.py: grid filled
   before the first step, EMA-updated every `train.grid_update_every` steps, the update's time
@@ -134,6 +137,7 @@ def train(model, init, identity, config, sampler, steps, seed):
   marching = march_state.create_for_training(model, state.params, [identity], c, near, far, 0,
                                              jax.random.key(seed + 1))
   times, compiled, first_step = [], set(), None
+  counts = {}
   for i in range(steps):
     batch = batch_lib.draw_batch(rng, [identity], c)
     t0 = time.perf_counter()
@@ -149,7 +153,14 @@ def train(model, init, identity, config, sampler, steps, seed):
       first_step = time.perf_counter() - t0
     if not fresh:
       times.append(time.perf_counter() - t0)
-  return state.params, float(np.median(times)), len(compiled - {None}), first_step
+      for name in ('samples_per_ray', 'grad_samples_per_ray'):
+        if name in metrics:
+          counts.setdefault(name, []).append(float(metrics[name]))
+    if 'overflow' in metrics:  # every step: a step that dropped samples lost their gradients
+      counts.setdefault('overflow_steps', []).append(float(int(metrics['overflow']) > 0))
+  return (state.params, float(np.median(times)), len(compiled - {None}), first_step,
+          {name: float(np.sum(v) if name == 'overflow_steps' else np.mean(v))
+           for name, v in counts.items()})
 
 
 def _shown(path: str) -> str:
@@ -228,7 +239,10 @@ def main() -> None:
                     'accel_train_compilations': trained['accelerated'][2],
                     # The first step, compilation included (the grid's first fill is not in it).
                     'dense_first_step_s': trained['dense'][3],
-                    'accel_first_step_s': trained['accelerated'][3]}
+                    'accel_first_step_s': trained['accelerated'][3],
+                    # Per training ray: samples evaluated (both passes, interpolated fine samples
+                    # included) and, with selection, samples differentiated.
+                    'accel_train_samples': trained['accelerated'][4]}
     train_record['train_step_speedup'] = (train_record['dense_train_step_ms']
                                           / train_record['accel_train_step_ms'])
 
