@@ -342,7 +342,8 @@ def main() -> None:
           f'steps: dense {train_record["train_psnr_db"]["dense"]:.2f} dB, accelerated '
           f'{train_record["train_psnr_db"]["accelerated"]:.2f} dB; first step (compilation included): '
           f'dense {train_record["dense_first_step_s"]:.1f} s, accelerated '
-          f'{train_record["accel_first_step_s"]:.1f} s')
+          f'{train_record["accel_first_step_s"]:.1f} s; accelerated run per step: '
+          + ', '.join(f'{k} {v:.2f}' for k, v in train_record['accel_train_samples'].items()))
   setup = {'device': str(jax.devices()[0]), 'backend': jax.default_backend(),
            'precision': config.precision, 'chunk': config.render.chunk,
            'config': _shown(args.config), 'overrides': args.set, 'data_dir': _shown(args.data_dir),
