@@ -39,10 +39,11 @@ def test_tiny_render_times_every_frame_of_both_samplers(tmp_path):
   api.save_checkpoint(str(tmp_path / 'run'), 0, jax.device_get(api.init_params(model, jax.random.key(0))),
                       config)
   out = tmp_path / 'first.json'
-  # One program to compile per render process: one small grid level from one condition, one depth
-  # segment, and a first budget that holds every sample and is kept (no re-render or recompilation
-  # with a refitted one).
-  small = ['--set=render.accel.grid_refinements=0', '--set=render.accel.grid_resolution=16',
+  # One small program to compile per render process: 8 + 8 samples, one small grid level from one
+  # condition, one depth segment, and a first budget that holds every sample and is kept (no
+  # re-render or recompilation with a refitted one).
+  small = ['--set=render.N_samples=8', '--set=render.N_importance=8',
+           '--set=render.accel.grid_refinements=0', '--set=render.accel.grid_resolution=16',
            '--set=render.accel.update_conditions=1', '--set=render.accel.num_segments=1',
            '--set=render.accel.initial_fraction=1.0', '--set=render.accel.budget_shrink_below=0.0']
   proc = run_script(SCRIPT, f'--params={tmp_path / "run"}', f'--data_dir={FIXTURE}', '--frames=2',
