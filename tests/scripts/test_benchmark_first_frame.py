@@ -5,6 +5,7 @@ import json
 import pathlib
 
 import jax
+import numpy as np
 import pytest
 
 from dfrf_jax import api
@@ -36,8 +37,11 @@ def test_break_even_frames(accel_first, accel_steady, want):
 def test_tiny_render_times_every_frame_of_both_samplers(tmp_path):
   config = api.load_config('configs/test.py')
   model = api.build_model(config.model)
-  api.save_checkpoint(str(tmp_path / 'run'), 0, jax.device_get(api.init_params(model, jax.random.key(0))),
-                      config)
+  # Random parameters of the right shapes: tracing the initialiser is enough, compiling it is not needed.
+  shapes = jax.eval_shape(lambda k: api.init_params(model, k), jax.random.key(0))
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(lambda s: (0.1 * rng.standard_normal(s.shape)).astype(s.dtype), shapes)
+  api.save_checkpoint(str(tmp_path / 'run'), 0, params, config)
   out = tmp_path / 'first.json'
   # One small program to compile per render process: 8 + 8 samples, one small grid level from one
   # condition, one depth segment, and a first budget that holds every sample and is kept (no
