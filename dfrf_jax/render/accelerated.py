@@ -291,6 +291,17 @@ def _empty_raw(shape: tuple[int, ...]) -> jax.Array:
   return jnp.zeros(shape + (4,), jnp.float32).at[..., 3].set(EMPTY_DENSITY)
 
 
+def _gathered(rays: Rays, z: jax.Array, ray: jax.Array, col: jax.Array,
+              per_sample: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array, tuple[jax.Array, ...]]:
+  """The compacted samples at (ray [B], col [B]) int32 of depths z [R, S]: (points [B, 3],
+  viewdirs [B, 3], each of `per_sample` [R, S, ...] at them). Padding entries (ray = R) clamp to the
+  last sample; their results are dropped where they are scattered back."""
+  ray_in = jnp.minimum(ray, z.shape[0] - 1)
+  col_in = jnp.minimum(col, z.shape[1] - 1)
+  points = rays.origins[ray_in] + rays.directions[ray_in] * z[ray_in, col_in][:, None]
+  return points, rays.viewdirs()[ray_in], tuple(x[ray_in, col_in] for x in per_sample)
+
+
 def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple[int, ...],
                 key: jax.Array | None, termination: float, num_fields: int, num_refs: int,
                 keep_offsets: bool,
@@ -316,7 +327,6 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
     _Pass.
   """
   num_rays, num_samples = z.shape
-  viewdirs = rays.viewdirs()
   if initial is None:
     raw = _empty_raw((num_rays, num_samples, num_fields))
     offsets = jnp.zeros((num_refs, num_rays, num_samples, 2), jnp.float32) if keep_offsets else None
@@ -339,12 +349,9 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
       # Padding entries point one row past the last ray: their gathers clamp, their scatters drop.
       flat = jnp.nonzero(seg.reshape(-1), size=budget, fill_value=num_rays * width)[0]
       ray, col = flat // width, lo + flat % width
-      ray_in = jnp.minimum(ray, num_rays - 1)
-      depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
-      points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
       seg_key = None if key is None else jax.random.fold_in(key, k)
-      extra = tuple(x[ray_in, jnp.minimum(col, num_samples - 1)] for x in per_sample)
-      out_raw, out_offsets, out_fused = query(points, viewdirs[ray_in], seg_key, count, extra)
+      points, viewdirs, extra = _gathered(rays, z, ray, col, per_sample)
+      out_raw, out_offsets, out_fused = query(points, viewdirs, seg_key, count, extra)
       if selection is not None:  # values only: the selected samples are differentiated below
         out_raw, out_offsets, out_fused = jax.lax.stop_gradient((out_raw, out_offsets, out_fused))
       if keep_fused:
@@ -422,17 +429,14 @@ def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
     flat = jnp.nonzero(keep.reshape(-1), size=selection.budget,
                        fill_value=num_rays * num_samples)[0]
     ray, col = flat // num_samples, flat % num_samples
-    ray_in = jnp.minimum(ray, num_rays - 1)
-    depth = z[ray_in, jnp.minimum(col, num_samples - 1)]
-    points = rays.origins[ray_in] + rays.directions[ray_in] * depth[:, None]
-    extra = tuple(x[ray_in, jnp.minimum(col, num_samples - 1)] for x in per_sample)
-    out_raw, out_offsets, out_fused = query(points, rays.viewdirs()[ray_in], key, count, extra)
+    points, viewdirs, extra = _gathered(rays, z, ray, col, per_sample)
+    out_raw, out_offsets, out_fused = query(points, viewdirs, key, count, extra)
     raw = raw.at[ray, col].set(out_raw, mode='drop')
     if offsets is not None:
       offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')
     if table is not None:  # padding entries get a row past the table's end, dropped
-      row = jnp.where(ray < num_rays, rows[ray_in, jnp.minimum(col, num_samples - 1)],
-                      table.shape[0])
+      row = jnp.where(ray < num_rays, rows[jnp.minimum(ray, num_rays - 1),
+                                          jnp.minimum(col, num_samples - 1)], table.shape[0])
       table = table.at[row].set(out_fused, mode='drop')
   return raw, offsets, count, table
 
