@@ -117,6 +117,9 @@ def default_config() -> ml_collections.ConfigDict:
   # Share of rays drawn inside each frame's lip_rect, out of the face_rect share (no authors' flag:
   # their loader ignores lip_rect). 0: the authors' sampling. docs/training.md, "Mouth rays".
   d.lip_sample_rate = 0.0
+  # Extra rays per step drawn outside face_rect, as a share of N_rand, on top of the N_rand rays (no
+  # authors' flag). 0: the authors' N_rand rays. docs/training.md, "Why seed 2 scores low".
+  d.extra_outside_rate = 0.0
   # refer_from_train: train-list positions of the fixed test-time references (the first
   # num_reference_images are used). () picks evenly spaced train positions instead, for clips
   # with fewer than 201 train frames.
@@ -276,6 +279,7 @@ _LOWER_BOUNDS = (
     ('model.slot_side_dim', 1, False),
     ('train.density_revive_below', 0, False), ('train.density_revive_noise', 0, False),
     ('train.dead_field_patience', 0, False), ('train.dead_field_min_gain_db', 0, False),
+    ('data.extra_outside_rate', 0, False),
 )
 
 
@@ -302,6 +306,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not 0 <= lips <= max(face, 0):
     raise ConfigError(f'config.data.lip_sample_rate = {lips!r}: expected a share >= 0 and at most '
                       f'config.data.sample_rate = {face!r} (mouth rays are part of the face rays)')
+  if config.data.extra_outside_rate > 0 and face <= 0:
+    raise ConfigError(f'config.data.extra_outside_rate = {config.data.extra_outside_rate!r} needs '
+                      f'config.data.sample_rate > 0 (rays outside a face rectangle), got {face!r}')
   near, far = config.render.near, config.render.far
   if not near < far:
     raise ConfigError(f'config.render.near = {near!r}, config.render.far = {far!r}: expected '

@@ -57,6 +57,9 @@ def _parse() -> argparse.Namespace:
   p.add_argument('--val_frames', type=int, default=0,
                  help='val frames rendered after training (0: none)')
   p.add_argument('--out', default=None, help='JSON output (default: none)')
+  p.add_argument('--runs_dir', default=None,
+                 help="folder to keep each seed's run folder in, as seed_<N> (default: a temporary "
+                      'folder, deleted); a kept run can be scored by scripts/lipsync_curve.py --workdir')
   p.add_argument('--metrics_dir', default=None,
                  help="folder to keep each seed's per-step metrics in, as seed_<N>.jsonl (default: none)")
   return p.parse_args()
@@ -95,7 +98,8 @@ def _val_psnr(config, state, frames: int) -> float | None:
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict:
   config = _config(args, seed)
-  with tempfile.TemporaryDirectory() as workdir:
+  with tempfile.TemporaryDirectory() as scratch:
+    workdir = os.path.join(args.runs_dir, f'seed_{seed}') if args.runs_dir else scratch
     state = loop.train(config, workdir)
     metrics = os.path.join(workdir, progress.METRICS_FILE)
     if args.metrics_dir:

@@ -25,6 +25,8 @@ def test_the_default_and_shipped_configs_are_valid():
      'at most config.data.sample_rate = 0.95 (mouth rays are part of the face rays)'),
     ('data', 'lip_sample_rate', -0.1, 'config.data.lip_sample_rate = -0.1: expected a share >= 0 and '
      'at most config.data.sample_rate = 0.95 (mouth rays are part of the face rays)'),
+    ('data', 'extra_outside_rate', -0.1,
+     'config.data.extra_outside_rate = -0.1: expected a finite number >= 0'),
 ])
 def test_a_value_out_of_range_is_named_with_its_range(section, field, value, expected):
   config = config_lib.default_config()
@@ -32,6 +34,14 @@ def test_a_value_out_of_range_is_named_with_its_range(section, field, value, exp
   with pytest.raises(config_lib.ConfigError) as raised:
     config_lib.validate(config)
   assert str(raised.value) == expected
+
+
+def test_extra_outside_rays_need_a_face_rectangle():
+  config = config_lib.default_config()
+  config.data.sample_rate, config.data.extra_outside_rate = 0.0, 0.05
+  with pytest.raises(config_lib.ConfigError, match=r'config.data.extra_outside_rate = 0.05 needs '
+                     r'config.data.sample_rate > 0 \(rays outside a face rectangle\), got 0.0'):
+    config_lib.validate(config)
 
 
 @pytest.mark.parametrize('path, expected', [

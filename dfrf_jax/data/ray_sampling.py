@@ -2,7 +2,10 @@
 
 Optionally a share of them inside the mouth rectangle (lip_rect) first: the mouth is under 2% of a
 frame's pixels, so with the authors' sampling a step sees only a few mouth rays, which is too little
-signal for the audio path to learn the mouth from (docs/training.md, "Mouth rays").
+signal for the audio path to learn the mouth from (docs/training.md, "Mouth rays"). And optionally
+extra rays outside the rectangle on top of N_rand: with the authors' 5% outside, most of the frame
+gets a dozen rays per step and a floater there can outlive a short run (docs/training.md, "Why seed
+2 scores low").
 """
 
 import chex
@@ -30,9 +33,15 @@ def face_rect_mask(height: int, width: int, face_rect: np.ndarray,
   return (rows >= row_lo) & (rows <= row_hi) & (cols >= col_lo) & (cols <= col_hi)
 
 
+def ray_count(n_rand: int, extra_outside_rate: float) -> int:
+  """Rays per training step: N_rand plus floor(N_rand * extra_outside_rate) extra outside rays."""
+  return n_rand + int(n_rand * extra_outside_rate)
+
+
 def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_rect: np.ndarray,
                       n_rand: int, sample_rate: float, transposed: bool = True,
-                      lip_rect: np.ndarray | None = None, lip_rate: float = 0.0) -> np.ndarray:
+                      lip_rect: np.ndarray | None = None, lip_rate: float = 0.0,
+                      extra_outside_rate: float = 0.0) -> np.ndarray:
   """Distinct training pixels of one frame, as the authors' `train()` draws them, plus mouth rays.
 
   With sample_rate > 0, floor(n_rand * sample_rate) distinct pixels are drawn uniformly inside the
@@ -40,8 +49,11 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
   first. With sample_rate <= 0, n_rand distinct pixels are drawn uniformly from the whole image.
   With lip_rate > 0, floor(n_rand * lip_rate) of the face-rectangle pixels (or all of lip_rect's
   pixels, when it holds fewer) are instead drawn first, uniformly inside lip_rect (tested untransposed: x <= col <= x + w, y <= row <= y + h); the face and
-  outside pixels are then drawn among the pixels not yet chosen. lip_rate = 0 draws exactly the
-  authors' pixels from the same random stream.
+  outside pixels are then drawn among the pixels not yet chosen. With extra_outside_rate > 0,
+  floor(n_rand * extra_outside_rate) more pixels are drawn outside the rectangle, in the same draw
+  as the other outside pixels, so the face-rectangle and mouth counts stay those of n_rand.
+  lip_rate = 0 and extra_outside_rate = 0 draw exactly the authors' pixels from the same random
+  stream.
 
   Args:
     rng: source of randomness.
@@ -53,12 +65,20 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
     transposed: the authors' rectangle test (config `data.face_rect_transposed`).
     lip_rect: [4] (x, y, w, h) of the mouth; needed when lip_rate > 0.
     lip_rate: share of pixels inside lip_rect (config `data.lip_sample_rate`), at most sample_rate.
+    extra_outside_rate: extra pixels outside the rectangle, as a share of n_rand (config
+      `data.extra_outside_rate`); needs sample_rate > 0.
 
   Returns:
-    [n_rand, 2] int32 (row, col) pixel coordinates, no pixel twice (mouth pixels first).
+    [ray_count(n_rand, extra_outside_rate), 2] int32 (row, col) pixel coordinates, no pixel twice
+    (mouth pixels first, then face-rectangle pixels, then outside pixels).
   """
-  if n_rand > height * width:
-    raise ValueError(f'n_rand = {n_rand} exceeds the {height}x{width} image')
+  total = ray_count(n_rand, extra_outside_rate)
+  if total > height * width:
+    raise ValueError(f'{total} rays (n_rand = {n_rand}, extra_outside_rate = {extra_outside_rate}) '
+                     f'exceed the {height}x{width} image')
+  if extra_outside_rate > 0 and sample_rate <= 0:
+    raise ValueError(f'extra_outside_rate = {extra_outside_rate} needs sample_rate > 0 (a face '
+                     f'rectangle to be outside of), got sample_rate = {sample_rate}')
   n_face = int(n_rand * sample_rate) if sample_rate > 0 else 0
   n_lip = int(n_rand * lip_rate)
   if n_lip > n_face:
@@ -78,7 +98,7 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
     chosen[lip_flat] = True
   inside_flat, outside_flat = np.flatnonzero(inside & ~chosen), np.flatnonzero(~inside & ~chosen)
   n_inside = n_face - lip_flat.size
-  n_outside = n_rand - n_face
+  n_outside = total - n_face
   if n_inside > inside_flat.size or n_outside > outside_flat.size:
     raise ValueError(
         f'face_rect {[int(v) for v in face_rect]} (transposed={transposed}) covers '

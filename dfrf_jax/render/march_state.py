@@ -41,7 +41,7 @@ from dfrf_jax.render.accelerated import MarchStats, SampleBudget
 from dfrf_jax.render.occupancy import OccupancyGrid, OccupancyMask
 from dfrf_jax.render.rays import FrameInputs, frame_inputs
 from dfrf_jax.train import checkpoints
-from dfrf_jax.train.batches import Batch, draw_batch
+from dfrf_jax.train.batches import Batch, draw_batch, rays_per_step
 
 SAMPLERS = ('dense', 'accelerated')
 
@@ -208,7 +208,7 @@ def create_for_training(model: DFRF, params: Params, identities: list[Identity],
   if not skips(config.train.sampler, 'config.train.sampler'):
     return None
   grid = _first_grid(model, params, identities, config, near, far, step, run_key)
-  budget = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
+  budget = accelerated.initial_budget(rays_per_step(config), config.render, train=True)
   return _state(grid, budget, config.render, train=True)
 
 
@@ -243,7 +243,7 @@ def for_training(model: DFRF, params: Params, identities: list[Identity],
     if latest is not None:
       logging.info('The checkpoint at step %d holds no occupancy grid: filling a new one.', step)
     grid = _first_grid(model, params, identities, config, near, far, step, run_key)
-  first = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
+  first = accelerated.initial_budget(rays_per_step(config), config.render, train=True)
   if budget is None:
     budget = first
   elif bool(budget.kept) != bool(first.kept):  # accel.train_selection switched since the save

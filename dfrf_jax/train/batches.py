@@ -1,7 +1,8 @@
 """Training batches drawn on the host as the authors' `train()` does, prepared ahead in a thread.
 
 One batch is one frame: an identity uniformly, then one of its train frames uniformly, its references
-(`training_references`), N_rand pixels (`sample_ray_pixels`, face_rect and lip_rect shares), the target and background
+(`training_references`), N_rand pixels (`sample_ray_pixels`, face_rect and lip_rect shares, plus
+extra outside rays with data.extra_outside_rate), the target and background
 colours at those pixels and the frame's 8-frame audio window. All randomness comes from one numpy
 Generator, whose bit_generator state after each batch is returned with it, so a checkpoint can record
 where the stream stands and a resumed run draws the same batches.
@@ -22,7 +23,7 @@ import numpy as np
 from dfrf_jax.data.audio_windows import smoothing_window
 from dfrf_jax.data.dataset import Identity, split_aud_windows
 from dfrf_jax.data.errors import DatasetError
-from dfrf_jax.data.ray_sampling import sample_ray_pixels
+from dfrf_jax.data.ray_sampling import ray_count, sample_ray_pixels
 from dfrf_jax.data.references import training_references
 
 T = TypeVar('T')
@@ -66,7 +67,8 @@ def draw_batch(rng: np.random.Generator, identities: list[Identity],
                        f'{lip_rate} needs (set it to 0 to train without mouth rays)')
   pixels = sample_ray_pixels(rng, cam.height, cam.width, train.face_rects[target], config.data.N_rand,
                              config.data.sample_rate, config.data.face_rect_transposed,
-                             None if train.lip_rects is None else train.lip_rects[target], lip_rate)
+                             None if train.lip_rects is None else train.lip_rects[target], lip_rate,
+                             config.data.extra_outside_rate)
   rows, cols = pixels[:, 0], pixels[:, 1]
   aud = smoothing_window(split_aud_windows(identity, train), target, config.model.smo_size,
                          valid_count=len(train))
@@ -79,10 +81,15 @@ def draw_batch(rng: np.random.Generator, identities: list[Identity],
       aud=aud,
       ref_images=np.stack([identity.image(train, r) for r in refs]),
       ref_poses=np.asarray(train.poses[refs]))
-  n_rand = config.data.N_rand
-  chex.assert_shape([batch.pixels], (n_rand, 2))
-  chex.assert_shape([batch.target, batch.bg], (n_rand, 3))
+  rays = rays_per_step(config)
+  chex.assert_shape([batch.pixels], (rays, 2))
+  chex.assert_shape([batch.target, batch.bg], (rays, 3))
   return batch
+
+
+def rays_per_step(config: ml_collections.ConfigDict) -> int:
+  """R, the rays of one training batch: data.N_rand plus the data.extra_outside_rate share."""
+  return ray_count(config.data.N_rand, config.data.extra_outside_rate)
 
 
 def batches(rng: np.random.Generator, identities: list[Identity],

@@ -138,8 +138,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     The final state.
 
   Raises:
-    ConfigError: a config value out of range (`config.validate`), or N_rand not divisible by the
-      device count.
+    ConfigError: a config value out of range (`config.validate`), or the rays per step (N_rand plus
+      the extra outside rays) not divisible by the device count.
     DatasetError: the dataset is malformed, or an identity has no near/far (`near_far`).
     NonFiniteError: the loss or a gradient became NaN/inf (names the step and the last checkpoint).
     DeadFieldError: a radiance field rendered only the background for train.dead_field_patience
@@ -150,10 +150,12 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     raise config_lib.ConfigError('config.data_dir is empty; pass --config.data_dir=DATASET')
   mesh = mesh or make_mesh()
   t = config.train
-  if config.data.N_rand % mesh.size:
+  rays = batches.rays_per_step(config)
+  if rays % mesh.size:
     raise config_lib.ConfigError(
-        f'config.data.N_rand = {config.data.N_rand} does not divide by the {mesh.size} devices the '
-        'rays are split over; choose a multiple of the device count')
+        f'config.data.N_rand = {config.data.N_rand} with config.data.extra_outside_rate = '
+        f'{config.data.extra_outside_rate} gives {rays} rays per step, which do not divide by the '
+        f'{mesh.size} devices the rays are split over; choose a multiple of the device count')
   identities = load_dataset_from_config(config)
   near, far = near_far(identities, config)
   model = build_model(config.model, config.precision)

@@ -1,4 +1,4 @@
-"""Training-pixel choice: counts inside/outside face_rect, the transposed test, no repeats."""
+"""Training-pixel choice: counts inside/outside face_rect, the transposed test, no repeats, extra outside rays."""
 
 import numpy as np
 import pytest
@@ -81,7 +81,7 @@ def test_errors():
   rng = np.random.default_rng(0)
   with pytest.raises(ValueError, match=r'face_rect \[0, 0, 2, 2\] .*covers 9 pixels .*19 inside'):
     ray_sampling.sample_ray_pixels(rng, 16, 16, np.array([0, 0, 2, 2]), 20, 0.95)
-  with pytest.raises(ValueError, match='n_rand = 65 exceeds the 8x8 image'):
+  with pytest.raises(ValueError, match=r'65 rays \(n_rand = 65, extra_outside_rate = 0.0\) exceed the 8x8'):
     ray_sampling.sample_ray_pixels(rng, 8, 8, _RECT, 65, 0.0)
 
 
@@ -130,3 +130,33 @@ def test_a_mouth_smaller_than_its_share_gives_all_its_pixels():
   inside = _inside(pixels, True)
   assert inside[60:90].all() and not inside[90:].any()
   assert len({tuple(p) for p in pixels.tolist()}) == 100
+
+
+@pytest.mark.parametrize('transposed', [True, False])
+def test_extra_outside_rays_add_to_the_outside_share_only(transposed):
+  # 200 rays at 0.9 with a 0.2 mouth share: 40 mouth, 140 face, 20 outside; 0.1 adds 20 outside.
+  rng = np.random.default_rng(5)
+  pixels = ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 200, 0.9, transposed, _LIPS, 0.2,
+                                          extra_outside_rate=0.1)
+  assert pixels.shape == (ray_sampling.ray_count(200, 0.1), 2) == (220, 2)
+  row, col = pixels[:, 0], pixels[:, 1]
+  assert ((14 <= row[:40]) & (row[:40] <= 19) & (20 <= col[:40]) & (col[:40] <= 29)).all()
+  inside = _inside(pixels, transposed)
+  assert inside[40:180].all() and not inside[180:].any()  # 140 face rays, then 20 + 20 outside
+  assert len({tuple(p) for p in pixels.tolist()}) == 220
+
+
+def test_extra_outside_rate_zero_draws_the_authors_pixels():
+  draw = lambda **kw: ray_sampling.sample_ray_pixels(np.random.default_rng(9), _H, _W, _RECT, 100,
+                                                     0.95, **kw)
+  np.testing.assert_array_equal(draw(), draw(extra_outside_rate=0.0))
+  assert ray_sampling.ray_count(850, 0.05) == 892 and ray_sampling.ray_count(256, 0.0) == 256
+
+
+def test_extra_outside_rays_errors():
+  rng = np.random.default_rng(0)
+  with pytest.raises(ValueError, match='extra_outside_rate = 0.1 needs sample_rate > 0'):
+    ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.0, extra_outside_rate=0.1)
+  with pytest.raises(ValueError, match=r'66 rays \(n_rand = 60, extra_outside_rate = 0.1\) exceed '
+                     'the 8x8 image'):
+    ray_sampling.sample_ray_pixels(rng, 8, 8, _RECT, 60, 0.5, extra_outside_rate=0.1)

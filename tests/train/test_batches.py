@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from dfrf_jax.data import ray_sampling
 from dfrf_jax.data.dataset import load_dataset
 from dfrf_jax.train import batches, loop
 from tests.train.conftest import DATASET, tiny_config
@@ -43,6 +44,22 @@ def test_mouth_share_draws_inside_the_frames_lip_rect():
   n_lip = int(config.data.N_rand * 0.25)
   rows, cols = batch.pixels[:n_lip, 0], batch.pixels[:n_lip, 1]
   assert ((y <= rows) & (rows <= y + h) & (x <= cols) & (cols <= x + w)).all()
+
+
+def test_extra_outside_rays_lengthen_the_batch_outside_the_face_rect():
+  config = tiny_config()
+  config.data.extra_outside_rate = 0.25
+  identities = load_dataset(DATASET)
+  train = identities[0].train
+  batch = batches.draw_batch(np.random.default_rng(5), identities, config)
+  n = config.data.N_rand
+  rays = batches.rays_per_step(config)
+  assert rays == n + n // 4 and batch.pixels.shape == (rays, 2) and batch.bg.shape == (rays, 3)
+  frame = int(np.flatnonzero(np.all(train.poses == batch.c2w, axis=(1, 2)))[0])
+  inside = ray_sampling.face_rect_mask(64, 64, train.face_rects[frame], config.data.face_rect_transposed)
+  rows, cols = batch.pixels[:, 0].astype(int), batch.pixels[:, 1].astype(int)
+  n_face = int(n * config.data.sample_rate)
+  assert inside[rows[:n_face], cols[:n_face]].all() and not inside[rows[n_face:], cols[n_face:]].any()
 
 
 def test_mouth_share_without_lip_rects_names_the_file(tmp_path):
