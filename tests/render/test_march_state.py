@@ -55,6 +55,18 @@ def test_switching_selection_on_after_a_save_adds_the_first_kept_budgets(tmp_pat
   assert len(first.kept) == 2 and min(first.kept) > 0
 
 
+def test_first_budgets_are_sized_for_the_extra_outside_rays(tmp_path):
+  config = accelerated_config()
+  config.data.extra_outside_rate = 0.5
+  mgr = _saved(tmp_path, config, accelerated.SampleBudget(coarse=(64,), fine=(128,)))
+  config.render.accel.train_selection = True
+  restored = _restore(config, mgr)
+  rays = config.data.N_rand + config.data.N_rand // 2
+  assert restored.budget.kept == accelerated.initial_budget(rays, config.render, train=True).kept
+  assert restored.budget.kept != accelerated.initial_budget(config.data.N_rand, config.render,
+                                                            train=True).kept
+
+
 def test_the_dense_sampler_has_no_state():
   config = tiny_config()
   assert march_state.for_training(None, None, [], config, 0.6, 1.2, 0, jax.random.key(0),
