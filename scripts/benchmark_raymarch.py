@@ -29,6 +29,7 @@ import json
 import pathlib
 import sys
 import time
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -111,14 +112,26 @@ def _load_config(path: str) -> ml_collections.ConfigDict:
   return c
 
 
-def train(model, init, identity, config, sampler, steps, seed):
-  """`steps` steps of dfrf-train's compiled step with `sampler`.
+class TrainRun(NamedTuple):
+  """What `train` measured.
 
-  Returns (params, the median step time in s, the accelerated run's compiled budgets, the first
-  step's time in s: compilation included, and the accelerated run's mean per-step march metrics
-  {samples_per_ray, grad_samples_per_ray} over the timed steps: samples evaluated per ray, and with
-  `accel.train_selection` samples differentiated per ray, and overflow_steps: steps that dropped
-  occupied samples for lack of budget; empty for dense).
+  params: the parameters after the last step.
+  step_s: median time of a step that compiled nothing new, in s.
+  compilations: budgets the accelerated run compiled a step for (0 for dense).
+  first_step_s: the first step's time in s, compilation included.
+  samples: the accelerated run's mean per-step march metrics over the timed steps: samples_per_ray
+    (evaluated), with `accel.train_selection` grad_samples_per_ray (differentiated), and
+    overflow_steps (steps that dropped occupied samples for lack of budget); empty for dense.
+  """
+  params: Any
+  step_s: float
+  compilations: int
+  first_step_s: float
+  samples: dict[str, float]
+
+
+def train(model, init, identity, config, sampler, steps, seed) -> TrainRun:
+  """`steps` steps of dfrf-train's compiled step with `sampler`.
 
   The accelerated run keeps its marching state as dfrf-train does (render/march_state.py: grid filled
   before the first step, EMA-updated every `train.grid_update_every` steps, the update's time
@@ -158,9 +171,10 @@ def train(model, init, identity, config, sampler, steps, seed):
           counts.setdefault(name, []).append(float(metrics[name]))
     if 'overflow' in metrics:  # every step: a step that dropped samples lost their gradients
       counts.setdefault('overflow_steps', []).append(float(int(metrics['overflow']) > 0))
-  return (state.params, float(np.median(times)), len(compiled - {None}), first_step,
-          {name: float(np.sum(v) if name == 'overflow_steps' else np.mean(v))
-           for name, v in counts.items()})
+  return TrainRun(params=state.params, step_s=float(np.median(times)),
+                  compilations=len(compiled - {None}), first_step_s=first_step,
+                  samples={name: float(np.sum(v) if name == 'overflow_steps' else np.mean(v))
+                           for name, v in counts.items()})
 
 
 def _shown(path: str) -> str:
@@ -233,16 +247,17 @@ def main() -> None:
     for sampler in ('dense', 'accelerated'):
       print(f'[bench] training {args.train_steps} steps with the {sampler} sampler', flush=True)
       trained[sampler] = train(model, init, identity, config, sampler, args.train_steps, args.seed)
-    params = trained['dense'][0]
-    train_record = {'dense_train_step_ms': 1e3 * trained['dense'][1],
-                    'accel_train_step_ms': 1e3 * trained['accelerated'][1],
-                    'accel_train_compilations': trained['accelerated'][2],
+    dense, accel = trained['dense'], trained['accelerated']
+    params = dense.params
+    train_record = {'dense_train_step_ms': 1e3 * dense.step_s,
+                    'accel_train_step_ms': 1e3 * accel.step_s,
+                    'accel_train_compilations': accel.compilations,
                     # The first step, compilation included (the grid's first fill is not in it).
-                    'dense_first_step_s': trained['dense'][3],
-                    'accel_first_step_s': trained['accelerated'][3],
+                    'dense_first_step_s': dense.first_step_s,
+                    'accel_first_step_s': accel.first_step_s,
                     # Per training ray: samples evaluated (both passes, interpolated fine samples
                     # included) and, with selection, samples differentiated.
-                    'accel_train_samples': trained['accelerated'][4]}
+                    'accel_train_samples': accel.samples}
     train_record['train_step_speedup'] = (train_record['dense_train_step_ms']
                                           / train_record['accel_train_step_ms'])
 
