@@ -49,11 +49,14 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
   first. With sample_rate <= 0, n_rand distinct pixels are drawn uniformly from the whole image.
   With lip_rate > 0, floor(n_rand * lip_rate) of the face-rectangle pixels (or all of lip_rect's
   pixels, when it holds fewer) are instead drawn first, uniformly inside lip_rect (tested untransposed: x <= col <= x + w, y <= row <= y + h); the face and
-  outside pixels are then drawn among the pixels not yet chosen. With extra_outside_rate > 0,
-  floor(n_rand * extra_outside_rate) more pixels are drawn outside the rectangle, in the same draw
-  as the other outside pixels, so the face-rectangle and mouth counts stay those of n_rand.
-  lip_rate = 0 and extra_outside_rate = 0 draw exactly the authors' pixels from the same random
-  stream.
+  outside pixels are then drawn among the pixels not yet chosen. lip_rate = 0 draws exactly the
+  authors' pixels from the same random stream.
+
+  With extra_outside_rate > 0, floor(n_rand * extra_outside_rate) more pixels are drawn outside the
+  rectangle among those not yet chosen, appended after the n_rand pixels. They come from a
+  generator jumped 2**127 draws ahead of `rng` (`bit_generator.jumped()`, which leaves `rng` where it
+  is), so the n_rand pixels and every later draw of `rng` are the same with or without them: a run
+  with extra rays sees the frames, references and pixels of the run without, plus the extra rays.
 
   Args:
     rng: source of randomness.
@@ -70,7 +73,7 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
 
   Returns:
     [ray_count(n_rand, extra_outside_rate), 2] int32 (row, col) pixel coordinates, no pixel twice
-    (mouth pixels first, then face-rectangle pixels, then outside pixels).
+    (mouth pixels first, then face-rectangle pixels, then outside pixels, then the extra ones).
   """
   total = ray_count(n_rand, extra_outside_rate)
   if total > height * width:
@@ -98,16 +101,19 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
     chosen[lip_flat] = True
   inside_flat, outside_flat = np.flatnonzero(inside & ~chosen), np.flatnonzero(~inside & ~chosen)
   n_inside = n_face - lip_flat.size
-  n_outside = total - n_face
-  if n_inside > inside_flat.size or n_outside > outside_flat.size:
+  n_outside, n_extra = n_rand - n_face, total - n_rand
+  if n_inside > inside_flat.size or n_outside + n_extra > outside_flat.size:
     raise ValueError(
         f'face_rect {[int(v) for v in face_rect]} (transposed={transposed}) covers '
         f'{inside_flat.size} pixels and leaves {outside_flat.size} outside; {n_inside} inside '
-        f'and {n_outside} outside needed')
-  flat = np.concatenate([lip_flat,
-                         rng.choice(inside_flat, size=n_inside, replace=False),
-                         rng.choice(outside_flat, size=n_outside, replace=False)])
-  return _rows_cols(flat, width)
+        f'and {n_outside + n_extra} outside needed')
+  inside_drawn = rng.choice(inside_flat, size=n_inside, replace=False)
+  outside_drawn = rng.choice(outside_flat, size=n_outside, replace=False)
+  parts = [lip_flat, inside_drawn, outside_drawn]
+  if n_extra:
+    side = np.random.Generator(rng.bit_generator.jumped())
+    parts.append(side.choice(np.setdiff1d(outside_flat, outside_drawn), size=n_extra, replace=False))
+  return _rows_cols(np.concatenate(parts), width)
 
 
 def _rows_cols(flat: np.ndarray, width: int) -> np.ndarray:

@@ -146,10 +146,20 @@ def test_extra_outside_rays_add_to_the_outside_share_only(transposed):
   assert len({tuple(p) for p in pixels.tolist()}) == 220
 
 
-def test_extra_outside_rate_zero_draws_the_authors_pixels():
-  draw = lambda **kw: ray_sampling.sample_ray_pixels(np.random.default_rng(9), _H, _W, _RECT, 100,
-                                                     0.95, **kw)
-  np.testing.assert_array_equal(draw(), draw(extra_outside_rate=0.0))
+def test_extra_outside_rays_leave_the_authors_pixels_and_stream_unchanged():
+  def draw(**kw):
+    rng = np.random.default_rng(9)
+    pixels = ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.95, True, _LIPS, 0.2, **kw)
+    return pixels, rng.integers(1 << 30, size=4)  # what the generator draws next
+
+  authors, after = draw()
+  extra, after_extra = draw(extra_outside_rate=0.1)
+  assert extra.shape == (110, 2)
+  np.testing.assert_array_equal(extra[:100], authors)
+  np.testing.assert_array_equal(after_extra, after)
+  assert not _inside(extra[100:], True).any()
+  assert len({tuple(p) for p in extra.tolist()}) == 110
+  np.testing.assert_array_equal(draw(extra_outside_rate=0.0)[0], authors)
   assert ray_sampling.ray_count(850, 0.05) == 892 and ray_sampling.ray_count(256, 0.0) == 256
 
 

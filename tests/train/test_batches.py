@@ -60,6 +60,12 @@ def test_extra_outside_rays_lengthen_the_batch_outside_the_face_rect():
   rows, cols = batch.pixels[:, 0].astype(int), batch.pixels[:, 1].astype(int)
   n_face = int(n * config.data.sample_rate)
   assert inside[rows[:n_face], cols[:n_face]].all() and not inside[rows[n_face:], cols[n_face:]].any()
+  # The run without extra rays draws the same frame, references and first N_rand pixels.
+  config.data.extra_outside_rate = 0.0
+  authors = batches.draw_batch(np.random.default_rng(5), identities, config)
+  for name in ('c2w', 'aud', 'ref_images', 'ref_poses'):
+    np.testing.assert_array_equal(getattr(batch, name), getattr(authors, name))
+  np.testing.assert_array_equal(batch.pixels[:n], authors.pixels)
 
 
 def test_mouth_share_without_lip_rects_names_the_file(tmp_path):
