@@ -97,6 +97,9 @@ def default_config() -> ml_collections.ConfigDict:
                                 # interpolated along the ray between the nearest coarse depths the
                                 # coarse pass evaluated (only the fine field's MLP runs there)
   a.train_interpolate_features = False  # the same in an accelerated train step
+  a.coarse_aggregation_stride = 1  # with interpolated features: F~ aggregated at every k-th occupied
+                                   # coarse sample of a run along a ray (and the run's last), the
+                                   # coarse samples between take it interpolated (1: at every one)
   a.num_segments = 4            # depth segments per pass (termination is checked between them;
                                 # 1 where rays do not terminate: training by default)
   a.point_chunk = 0             # compacted samples per network call when rendering (0: 1024 on CPU,
@@ -279,7 +282,7 @@ _LOWER_BOUNDS = (
     ('model.slot_side_dim', 1, False),
     ('train.density_revive_below', 0, False), ('train.density_revive_noise', 0, False),
     ('train.dead_field_patience', 0, False), ('train.dead_field_min_gain_db', 0, False),
-    ('data.extra_outside_rate', 0, False),
+    ('data.extra_outside_rate', 0, False), ('render.accel.coarse_aggregation_stride', 1, False),
 )
 
 
@@ -309,6 +312,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.data.extra_outside_rate > 0 and face <= 0:
     raise ConfigError(f'config.data.extra_outside_rate = {config.data.extra_outside_rate!r} needs '
                       f'config.data.sample_rate > 0 (rays outside a face rectangle), got {face!r}')
+  a = config.render.accel
+  if a.coarse_aggregation_stride > 1 and a.train_selection and a.train_interpolate_features:
+    raise ConfigError('config.render.accel.coarse_aggregation_stride = '
+                      f'{a.coarse_aggregation_stride} with train_interpolate_features: does not work '
+                      'with config.render.accel.train_selection = True (set one of them off)')
   near, far = config.render.near, config.render.far
   if not near < far:
     raise ConfigError(f'config.render.near = {near!r}, config.render.far = {far!r}: expected '

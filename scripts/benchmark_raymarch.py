@@ -120,7 +120,7 @@ class TrainRun(NamedTuple):
   compilations: budgets the accelerated run compiled a step for (0 for dense).
   first_step_s: the first step's time in s, compilation included.
   samples: the accelerated run's mean per-step march metrics over the timed steps: samples_per_ray
-    (evaluated), with `accel.train_selection` grad_samples_per_ray (differentiated), and
+    (evaluated), aggregations_per_ray (of those, with F~ aggregated), with `accel.train_selection` grad_samples_per_ray (differentiated), and
     overflow_steps (steps that dropped occupied samples for lack of budget); empty for dense.
   """
   params: Any
@@ -166,7 +166,7 @@ def train(model, init, identity, config, sampler, steps, seed) -> TrainRun:
       first_step = time.perf_counter() - t0
     if not fresh:
       times.append(time.perf_counter() - t0)
-      for name in ('samples_per_ray', 'grad_samples_per_ray'):
+      for name in ('samples_per_ray', 'aggregations_per_ray', 'grad_samples_per_ray'):
         if name in metrics:
           counts.setdefault(name, []).append(float(metrics[name]))
     if 'overflow' in metrics:  # every step: a step that dropped samples lost their gradients
@@ -331,6 +331,8 @@ def main() -> None:
             'accel_fine_unbracketed': int(stats.fine_unbracketed) / num_rays,
             # Fine samples that took the coarse pass's aggregated feature (only the fine field ran).
             'accel_fine_reused': int(stats.fine_reused) / num_rays,
+            # Coarse samples between anchors (`accel.coarse_aggregation_stride`; both fields ran).
+            'accel_coarse_interpolated': int(stats.coarse_interpolated) / num_rays,
             # What the accelerated frame computed: its budgets, padding included.
             'accel_budget': (sum(budget.coarse) + sum(budget.fine)) / num_rays},
         'rays_skipped_share': int(stats.rays_skipped) / num_rays,

@@ -36,6 +36,15 @@ def test_a_value_out_of_range_is_named_with_its_range(section, field, value, exp
   assert str(raised.value) == expected
 
 
+def test_coarse_anchors_do_not_combine_with_training_selection():
+  config = config_lib.default_config()
+  a = config.render.accel
+  a.coarse_aggregation_stride, a.train_interpolate_features, a.train_selection = 2, True, True
+  with pytest.raises(config_lib.ConfigError, match='coarse_aggregation_stride = 2 with '
+                     'train_interpolate_features: does not work with'):
+    config_lib.validate(config)
+
+
 def test_extra_outside_rays_need_a_face_rectangle():
   config = config_lib.default_config()
   config.data.sample_rate, config.data.extra_outside_rate = 0.0, 0.05

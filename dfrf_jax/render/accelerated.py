@@ -109,6 +109,9 @@ class MarchStats:
     (`accel.interpolate_features`: only the fine field ran, no aggregation).
   fine_unbracketed: [] occupied fine samples left empty because neither coarse depth around them
     was evaluated (with `accel.interpolate_features`; 0 otherwise).
+  coarse_interpolated: [] coarse samples whose F~ was interpolated between aggregated ones
+    (`accel.coarse_aggregation_stride` > 1: both fields' MLPs ran, no aggregation), not in
+    coarse_evaluated.
   overflow: [] occupied samples dropped because a budget was too small (0 when nothing was lost;
     with selection also the selected samples beyond the kept budget, which lose their gradient).
   rays_skipped: [] rays that evaluated no sample in either pass (rendered as background).
@@ -125,6 +128,7 @@ class MarchStats:
   fine_reused: jax.Array
   fine_interpolated: jax.Array
   fine_unbracketed: jax.Array
+  coarse_interpolated: jax.Array
   overflow: jax.Array
   rays_skipped: jax.Array
   kept_requested: jax.Array | None = None
@@ -163,12 +167,13 @@ def _query_fn(field: Field, fields: tuple[bool, ...], chunk: int | None, keep_fu
   return evaluate
 
 
-def _interpolated_fn(field: Field, chunk: int | None, fused_table: jax.Array):
-  """Like `_query_fn` for the fine field alone, F~ interpolated instead of aggregated.
+def _interpolated_fn(field: Field, chunk: int | None, fused_table: jax.Array,
+                     fields: tuple[bool, ...] = (True,)):
+  """Like `_query_fn` with F~ interpolated instead of aggregated (by default the fine field alone).
 
   `extra` is (first [B], second [B] int32 rows of `fused_table` [T, S*D], -1 for none; share [B] of
-  the second, `Brackets.share`): F~ = (1 - share) * first + share * second. Only the fine field's
-  MLP runs; offsets come back zero (`_interpolated_offsets` fills them for training).
+  the second, `Brackets.share`): F~ = (1 - share) * first + share * second. Only the fields' MLPs
+  run; offsets come back zero (`_interpolated_offsets` fills them for training).
   """
   def evaluate(points, viewdirs, key, num_valid, extra):
     del key  # no slot noise: the interpolated features carry the coarse pass's draws
@@ -176,7 +181,8 @@ def _interpolated_fn(field: Field, chunk: int | None, fused_table: jax.Array):
     def one_chunk(p, v, first, second, share):
       a = fused_table[jnp.maximum(first, 0)]
       b = fused_table[jnp.maximum(second, 0)]
-      raw = field.radiance(a + share[:, None] * (b - a), p, v, fine=True)[:, None]
+      fused = a + share[:, None] * (b - a)
+      raw = jnp.stack([field.radiance(fused, p, v, fine=f) for f in fields], 1)
       return raw, jnp.zeros((p.shape[0], field.num_refs, 2), jnp.float32), None
 
     if chunk is None:
@@ -466,6 +472,49 @@ def _reused_in_fine_pass(coarse: _Pass, depths: FineDepths, keep_offsets: bool
   return raw, offsets, reused
 
 
+def _anchors(occupied_mask: jax.Array, stride: int) -> jax.Array:
+  """[R, S] bool: the samples of `occupied_mask` [R, S] whose F~ is aggregated with
+  `accel.coarse_aggregation_stride` = stride: in every run of consecutive occupied samples along a
+  ray, the run's first sample, every stride-th after it and the run's last."""
+  num_samples = occupied_mask.shape[1]
+  columns = jnp.arange(num_samples, dtype=jnp.int32)
+  previous = jnp.pad(occupied_mask[:, :-1], ((0, 0), (1, 0)))
+  following = jnp.pad(occupied_mask[:, 1:], ((0, 0), (0, 1)))
+  start = jax.lax.cummax(jnp.where(occupied_mask & ~previous, columns, -1), axis=1)
+  return occupied_mask & (((columns - start) % stride == 0) | ~following)
+
+
+def _interpolate_coarse(field: Field, anchored: _Pass, rays: Rays, z: jax.Array,
+                        between: jax.Array, budgets: tuple[int, ...], stride: int,
+                        termination: float, fields: tuple[bool, ...], keep_offsets: bool,
+                        chunk: int | None) -> tuple[_Pass, jax.Array]:
+  """Fills the coarse samples `between` [R, S] the anchors of `anchored` (the coarse pass run on
+  `_anchors` only) with F~ interpolated between the anchors around them, as the fine pass does.
+
+  In every run of occupied samples there are at most stride - 1 samples between anchors per anchor,
+  so budgets of (stride - 1) x the anchors' (capped at the segment's samples) hold them whenever the
+  anchors fit theirs. Returns the coarse pass with every sample's values (`requested` and
+  `num_evaluated` stay the anchors': the aggregations), and [] int32 samples interpolated.
+  """
+  num_coarse = z.shape[1]
+  capacity = _segment_capacity(z.shape[0], num_coarse, len(budgets))
+  budgets = tuple(min(cap, b * (stride - 1)) for b, cap in zip(budgets, capacity))
+  source = jnp.broadcast_to(jnp.arange(num_coarse, dtype=jnp.int32), z.shape)
+  brackets = _brackets(z, FineDepths(z=z, samples=z[:, :0], source=source), anchored.rows)
+  between = between & brackets.found
+  filled = _march_pass(_interpolated_fn(field, chunk, anchored.fused, fields), rays, z, between,
+                       budgets, None, termination, len(fields), field.num_refs,
+                       keep_offsets=keep_offsets,
+                       initial=(anchored.raw, anchored.offsets, anchored.evaluated),
+                       per_sample=(brackets.first, brackets.second, brackets.share))
+  offsets = filled.offsets
+  if keep_offsets:
+    offsets = jnp.where(between[None, ..., None],
+                        _interpolated_offsets(anchored.offsets, brackets), anchored.offsets)
+  return anchored._replace(raw=filled.raw, offsets=offsets, evaluated=filled.evaluated), \
+      filled.num_evaluated
+
+
 def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
                       mask: OccupancyMask, budget: SampleBudget) -> tuple[RenderOutput, MarchStats]:
   """The dense march's outputs from the samples in occupied cells, compacted into `budget`.
@@ -508,11 +557,22 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
                key=keys.strata if mode.randomise else None)
   z = jnp.broadcast_to(z, (rays.num, r.N_samples))
   fields = (False, True) if reuse else (False,)
+  stride = int(a.coarse_aggregation_stride) if interpolate else 1
+  if stride > 1 and select:
+    raise ValueError('render.accel.coarse_aggregation_stride > 1 does not work with '
+                     'render.accel.train_selection')
+  coarse_occupied = occupied_samples(z)
+  coarse_mask = _anchors(coarse_occupied, stride) if stride > 1 else coarse_occupied
+  coarse_keeps_offsets = keep_offsets and (reuse or interpolate)
   coarse_pass = _march_pass(_query_fn(field, fields, chunk, keep_fused=interpolate), rays, z,
-                            occupied_samples(z), budget.coarse, keys.slots_coarse, termination,
-                            len(fields), field.num_refs,
-                            keep_offsets=keep_offsets and (reuse or interpolate),
+                            coarse_mask, budget.coarse, keys.slots_coarse, termination,
+                            len(fields), field.num_refs, keep_offsets=coarse_keeps_offsets,
                             selection=selection(0, keys.noise_coarse), keep_fused=interpolate)
+  coarse_interpolated = jnp.zeros((), jnp.int32)
+  if stride > 1:
+    coarse_pass, coarse_interpolated = _interpolate_coarse(
+        field, coarse_pass, rays, z, coarse_occupied & ~coarse_mask, budget.coarse, stride,
+        termination, fields, coarse_keeps_offsets, chunk)
   raw_coarse = coarse_pass.raw[:, :, 0]
   coarse = composite(raw_coarse, z, rays.directions, rays.background, white_bkgd=r.white_bkgd,
                      raw_noise_std=mode.noise_std(raw_coarse), key=keys.noise_coarse)
@@ -572,6 +632,7 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
                      fine_evaluated=fine_pass.num_evaluated, fine_reused=fine_reused,
                      fine_interpolated=fine_pass.num_evaluated if interpolate
                      else jnp.zeros((), jnp.int32), fine_unbracketed=unbracketed,
+                     coarse_interpolated=coarse_interpolated,
                      overflow=overflow, rays_skipped=jnp.sum(~touched, dtype=jnp.int32), **kept)
   out = RenderOutput(coarse=coarse, fine=fine, z_fine=z_all, offsets_fine=offsets_fine,
                      sigma_coarse=raw_coarse[..., 3], sigma_fine=raw[..., 3],

@@ -109,7 +109,8 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     renders nothing stays), live, live0 (`losses.live_share` of the fine and coarse samples), with
     revival on also revive, revive0 (1 where that pass got the revival noise), offset_reg, lr,
     grad_norm and `finite` (loss and every gradient finite). A marching state adds
-    samples_per_ray (evaluated samples of both passes per ray), overflow (occupied samples dropped
+    samples_per_ray (samples of both passes per ray at which a field ran), aggregations_per_ray
+    (of those, the samples whose F~ was aggregated rather than interpolated), overflow (occupied samples dropped
     for lack of budget), occupied (share of the mask's cells that are evaluated), with
     `accel.train_selection` grad_samples_per_ray (samples differentiated per ray), and 'march', the
     MarchStats.
@@ -132,7 +133,10 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     if march_state is not None:
       stats = metrics['march']
       metrics.update(
-          samples_per_ray=(stats.coarse_evaluated + stats.fine_evaluated) / batch.pixels.shape[0],
+          samples_per_ray=(stats.coarse_evaluated + stats.coarse_interpolated
+                           + stats.fine_evaluated) / batch.pixels.shape[0],
+          aggregations_per_ray=(stats.coarse_evaluated + stats.fine_evaluated
+                                - stats.fine_interpolated) / batch.pixels.shape[0],
           overflow=stats.overflow, occupied=jnp.mean(march_state.mask.occupied))
       if stats.kept_evaluated is not None:
         metrics['grad_samples_per_ray'] = stats.kept_evaluated / batch.pixels.shape[0]

@@ -18,7 +18,7 @@ def _stats(coarse, fine, coarse_capacity=None, fine_capacity=None):
                                 coarse_capacity=full(coarse, coarse_capacity),
                                 fine_capacity=full(fine, fine_capacity), coarse_evaluated=zero,
                                 fine_evaluated=zero, fine_reused=zero, fine_interpolated=zero,
-                                fine_unbracketed=zero, overflow=zero,
+                                fine_unbracketed=zero, coarse_interpolated=zero, overflow=zero,
                                 rays_skipped=zero)
 
 
