@@ -19,7 +19,11 @@ depths the coarse pass did not evaluate): about half of the fine pass's aggregat
 With `accel.interpolate_features` (rendering; `train_interpolate_features` in a train step) the coarse
 pass also keeps those F~ (`_Pass.fused`, `_Pass.rows`), and each other fine-pass sample takes F~
 interpolated linearly in depth between the nearest evaluated coarse samples on either side
-(`_brackets`, `_interpolated_fn`): only the fine field's MLP runs there, no aggregation.
+(`_brackets`, `_interpolated_fn`): only the fine field's MLP runs there, no aggregation. With
+`accel.coarse_aggregation_stride` = k > 1 the coarse pass itself aggregates only at anchors (the first
+occupied sample of every run along a ray, every k-th after it and the run's last, `_anchors`); the
+coarse samples between run both fields on F~ interpolated between the anchors around them
+(`_interpolate_coarse`), and the importance samples interpolate between anchors.
 
 Each pass is split into depth segments, one budget each. A ray whose transmittance before a segment
 is below `accel.termination_threshold` (in training: `accel.train_termination_threshold`) asks for
@@ -48,7 +52,9 @@ Exact and approximate, against the dense march with the same key:
 - Interpolated F~ (`accel.interpolate_features`) is an approximation: F~ varies slowly along a ray (on
   the demo model at 32 + 64 samples the frame changes by about 0.02 dB, max abs 0.05; at 16 + 16, where
   coarse depths lie twice as far apart, max abs 0.11). A fine sample with no evaluated coarse sample on
-  its ray stays empty (`MarchStats.fine_unbracketed`).
+  its ray stays empty (`MarchStats.fine_unbracketed`). Coarse anchors (`coarse_aggregation_stride`)
+  extend the approximation to the coarse samples between them, so to the coarse weights that place
+  the importance samples.
 - The offset regulariser sees zero offsets at skipped samples (the dense path penalises offsets in
   empty space too, where they change no pixel).
 - Training with `accel.train_selection` differentiates only the samples that matter (`Selection`):
