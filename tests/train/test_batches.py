@@ -33,30 +33,32 @@ def test_batch_holds_the_frame_pixels_and_train_references():
     np.testing.assert_array_equal(image, identity.image(identity.train, ref))
 
 
-def test_mouth_share_draws_inside_the_frames_lip_rect():
+def _drawn(seed: int, **data_fields):
+  """(config, identities, batch, its train frame) of a tiny-config batch with `data_fields` set."""
   config = tiny_config()
-  config.data.lip_sample_rate = 0.25
+  for name, value in data_fields.items():
+    config.data[name] = value
   identities = load_dataset(DATASET)
-  train = identities[0].train
-  batch = batches.draw_batch(np.random.default_rng(4), identities, config)
-  frame = int(np.flatnonzero(np.all(train.poses == batch.c2w, axis=(1, 2)))[0])
-  x, y, w, h = train.lip_rects[frame]
+  batch = batches.draw_batch(np.random.default_rng(seed), identities, config)
+  poses = identities[0].train.poses
+  return config, identities, batch, int(np.flatnonzero(np.all(poses == batch.c2w, axis=(1, 2)))[0])
+
+
+def test_mouth_share_draws_inside_the_frames_lip_rect():
+  config, identities, batch, frame = _drawn(4, lip_sample_rate=0.25)
+  x, y, w, h = identities[0].train.lip_rects[frame]
   n_lip = int(config.data.N_rand * 0.25)
   rows, cols = batch.pixels[:n_lip, 0], batch.pixels[:n_lip, 1]
   assert ((y <= rows) & (rows <= y + h) & (x <= cols) & (cols <= x + w)).all()
 
 
 def test_extra_outside_rays_lengthen_the_batch_outside_the_face_rect():
-  config = tiny_config()
-  config.data.extra_outside_rate = 0.25
-  identities = load_dataset(DATASET)
-  train = identities[0].train
-  batch = batches.draw_batch(np.random.default_rng(5), identities, config)
+  config, identities, batch, frame = _drawn(5, extra_outside_rate=0.25)
   n = config.data.N_rand
   rays = batches.rays_per_step(config)
   assert rays == n + n // 4 and batch.pixels.shape == (rays, 2) and batch.bg.shape == (rays, 3)
-  frame = int(np.flatnonzero(np.all(train.poses == batch.c2w, axis=(1, 2)))[0])
-  inside = ray_sampling.face_rect_mask(64, 64, train.face_rects[frame], config.data.face_rect_transposed)
+  inside = ray_sampling.face_rect_mask(64, 64, identities[0].train.face_rects[frame],
+                                       config.data.face_rect_transposed)
   rows, cols = batch.pixels[:, 0].astype(int), batch.pixels[:, 1].astype(int)
   n_face = int(n * config.data.sample_rate)
   assert inside[rows[:n_face], cols[:n_face]].all() and not inside[rows[n_face:], cols[n_face:]].any()
