@@ -35,8 +35,10 @@ def test_tiny_run_writes_one_record_per_size(tmp_path):
     assert set(r['train_psnr_db']) == {'dense', 'accelerated'}
     # The accelerated training run's own counts: no selection, so nothing on differentiated samples.
     train_samples = r['accel_train_samples']
-    assert set(train_samples) == {'samples_per_ray', 'overflow_steps'}
+    assert set(train_samples) == {'samples_per_ray', 'aggregations_per_ray', 'overflow_steps'}
     assert 0.0 < train_samples['samples_per_ray'] <= 2 * 8 + 8
+    # Training does not interpolate F~ by default: every evaluated sample was aggregated.
+    assert train_samples['aggregations_per_ray'] == train_samples['samples_per_ray']
     assert train_samples['overflow_steps'] in (0.0, 1.0, 2.0, 3.0)
   assert 'train step: dense' in proc.stdout and 'speedup' in proc.stdout
   assert report['records'][0]['accel_first_step_s'] > 0.0
