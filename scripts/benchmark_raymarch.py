@@ -322,8 +322,7 @@ def main() -> None:
         'max_abs_diff': float(jnp.max(jnp.abs(acc.rgb - dense.rgb))),
         'samples_per_ray': {
             'dense': r.N_samples + r.N_samples + r.N_importance,
-            'accel': (int(stats.coarse_evaluated) + int(stats.fine_evaluated)
-                      - int(stats.fine_interpolated)) / num_rays,
+            'accel': int(stats.aggregated()) / num_rays,
             'accel_coarse': int(stats.coarse_evaluated) / num_rays,
             'accel_fine': int(stats.fine_evaluated) / num_rays,
             # Fine samples whose F~ was interpolated between coarse depths (only the fine field ran).

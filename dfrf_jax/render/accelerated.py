@@ -141,6 +141,14 @@ class MarchStats:
   kept_capacity: jax.Array | None = None
   kept_evaluated: jax.Array | None = None
 
+  def evaluated(self) -> jax.Array:
+    """[] samples of both passes at which a field ran (aggregated or interpolated F~)."""
+    return self.coarse_evaluated + self.coarse_interpolated + self.fine_evaluated
+
+  def aggregated(self) -> jax.Array:
+    """[] samples of both passes whose F~ was aggregated (not interpolated)."""
+    return self.coarse_evaluated + self.fine_evaluated - self.fine_interpolated
+
 
 def _segment_bounds(num_inner: int, num_segments: int) -> list[tuple[int, int]]:
   """Splits sample columns [0, num_inner) into `num_segments` contiguous depth ranges."""

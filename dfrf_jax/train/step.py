@@ -133,10 +133,8 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     if march_state is not None:
       stats = metrics['march']
       metrics.update(
-          samples_per_ray=(stats.coarse_evaluated + stats.coarse_interpolated
-                           + stats.fine_evaluated) / batch.pixels.shape[0],
-          aggregations_per_ray=(stats.coarse_evaluated + stats.fine_evaluated
-                                - stats.fine_interpolated) / batch.pixels.shape[0],
+          samples_per_ray=stats.evaluated() / batch.pixels.shape[0],
+          aggregations_per_ray=stats.aggregated() / batch.pixels.shape[0],
           overflow=stats.overflow, occupied=jnp.mean(march_state.mask.occupied))
       if stats.kept_evaluated is not None:
         metrics['grad_samples_per_ray'] = stats.kept_evaluated / batch.pixels.shape[0]
