@@ -45,14 +45,6 @@ def test_coarse_anchors_do_not_combine_with_training_selection():
     config_lib.validate(config)
 
 
-def test_extra_outside_rays_need_a_face_rectangle():
-  config = config_lib.default_config()
-  config.data.sample_rate, config.data.extra_outside_rate = 0.0, 0.05
-  with pytest.raises(config_lib.ConfigError, match=r'config.data.extra_outside_rate = 0.05 needs '
-                     r'config.data.sample_rate > 0 \(rays outside a face rectangle\), got 0.0'):
-    config_lib.validate(config)
-
-
 @pytest.mark.parametrize('path, expected', [
     ('train.N_iterz', 'config.train.N_iterz: no such field; did you mean config.train.N_iters?'),
     ('rendr', 'config.rendr: no such field; did you mean config.render?'),

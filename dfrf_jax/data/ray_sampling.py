@@ -33,9 +33,13 @@ def face_rect_mask(height: int, width: int, face_rect: np.ndarray,
   return (rows >= row_lo) & (rows <= row_hi) & (cols >= col_lo) & (cols <= col_hi)
 
 
-def ray_count(n_rand: int, extra_outside_rate: float) -> int:
-  """Rays per training step: N_rand plus floor(N_rand * extra_outside_rate) extra outside rays."""
-  return n_rand + int(n_rand * extra_outside_rate)
+def ray_count(n_rand: int, extra_outside_rate: float, sample_rate: float) -> int:
+  """Rays per training step: N_rand plus floor(N_rand * extra_outside_rate) extra outside rays.
+
+  With sample_rate <= 0 the rays are uniform over the image: there is no face rectangle to draw
+  outside of, so no extra rays.
+  """
+  return n_rand + (int(n_rand * extra_outside_rate) if sample_rate > 0 else 0)
 
 
 def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_rect: np.ndarray,
@@ -52,8 +56,8 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
   outside pixels are then drawn among the pixels not yet chosen. lip_rate = 0 draws exactly the
   authors' pixels from the same random stream.
 
-  With extra_outside_rate > 0, floor(n_rand * extra_outside_rate) more pixels are drawn outside the
-  rectangle among those not yet chosen, appended after the n_rand pixels. They come from a
+  With extra_outside_rate > 0 and sample_rate > 0, floor(n_rand * extra_outside_rate) more pixels
+  are drawn outside the rectangle among those not yet chosen, appended after the n_rand pixels. They come from a
   generator jumped 2**127 draws ahead of `rng` (`bit_generator.jumped()`, which leaves `rng` where it
   is), so the n_rand pixels and every later draw of `rng` are the same with or without them: a run
   with extra rays sees the frames, references and pixels of the run without, plus the extra rays.
@@ -69,19 +73,17 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
     lip_rect: [4] (x, y, w, h) of the mouth; needed when lip_rate > 0.
     lip_rate: share of pixels inside lip_rect (config `data.lip_sample_rate`), at most sample_rate.
     extra_outside_rate: extra pixels outside the rectangle, as a share of n_rand (config
-      `data.extra_outside_rate`); needs sample_rate > 0.
+      `data.extra_outside_rate`); none when sample_rate <= 0.
 
   Returns:
-    [ray_count(n_rand, extra_outside_rate), 2] int32 (row, col) pixel coordinates, no pixel twice
-    (mouth pixels first, then face-rectangle pixels, then outside pixels, then the extra ones).
+    [ray_count(n_rand, extra_outside_rate, sample_rate), 2] int32 (row, col) pixel coordinates, no
+    pixel twice (mouth pixels first, then face-rectangle pixels, then outside pixels, then the extra
+    ones).
   """
-  total = ray_count(n_rand, extra_outside_rate)
+  total = ray_count(n_rand, extra_outside_rate, sample_rate)
   if total > height * width:
     raise ValueError(f'{total} rays (n_rand = {n_rand}, extra_outside_rate = {extra_outside_rate}) '
                      f'exceed the {height}x{width} image')
-  if extra_outside_rate > 0 and sample_rate <= 0:
-    raise ValueError(f'extra_outside_rate = {extra_outside_rate} needs sample_rate > 0 (a face '
-                     f'rectangle to be outside of), got sample_rate = {sample_rate}')
   n_face = int(n_rand * sample_rate) if sample_rate > 0 else 0
   n_lip = int(n_rand * lip_rate)
   if n_lip > n_face:

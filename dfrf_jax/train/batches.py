@@ -89,7 +89,8 @@ def draw_batch(rng: np.random.Generator, identities: list[Identity],
 
 def rays_per_step(config: ml_collections.ConfigDict) -> int:
   """R, the rays of one training batch: data.N_rand plus the data.extra_outside_rate share."""
-  return ray_count(config.data.N_rand, config.data.extra_outside_rate)
+  d = config.data
+  return ray_count(d.N_rand, d.extra_outside_rate, d.sample_rate)
 
 
 def batches(rng: np.random.Generator, identities: list[Identity],

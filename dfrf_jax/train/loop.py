@@ -21,6 +21,7 @@ import numpy as np
 from dfrf_jax import config as config_lib
 from dfrf_jax.data.dataset import CONFIG_FILE, Identity, load_dataset_from_config
 from dfrf_jax.data.errors import DatasetError
+from dfrf_jax.data.ray_sampling import ray_count
 from dfrf_jax.errors import UserError
 from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.render import march_state
@@ -152,10 +153,14 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   t = config.train
   rays = batches.rays_per_step(config)
   if rays % mesh.size:
+    d = config.data
+    fits = next(n for n in range(d.N_rand + 1, d.N_rand + 64 * mesh.size)
+                if ray_count(n, d.extra_outside_rate, d.sample_rate) % mesh.size == 0)
     raise config_lib.ConfigError(
-        f'config.data.N_rand = {config.data.N_rand} with config.data.extra_outside_rate = '
-        f'{config.data.extra_outside_rate} gives {rays} rays per step, which do not divide by the '
-        f'{mesh.size} devices the rays are split over; choose a multiple of the device count')
+        f'config.data.N_rand = {d.N_rand} with config.data.extra_outside_rate = '
+        f'{d.extra_outside_rate} gives {rays} rays per step, which do not divide by the '
+        f'{mesh.size} devices the rays are split over; e.g. --config.data.N_rand={fits} gives '
+        f'{ray_count(fits, d.extra_outside_rate, d.sample_rate)}')
   identities = load_dataset_from_config(config)
   near, far = near_far(identities, config)
   model = build_model(config.model, config.precision)

@@ -138,7 +138,7 @@ def test_extra_outside_rays_add_to_the_outside_share_only(transposed):
   rng = np.random.default_rng(5)
   pixels = ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 200, 0.9, transposed, _LIPS, 0.2,
                                           extra_outside_rate=0.1)
-  assert pixels.shape == (ray_sampling.ray_count(200, 0.1), 2) == (220, 2)
+  assert pixels.shape == (ray_sampling.ray_count(200, 0.1, 0.9), 2) == (220, 2)
   row, col = pixels[:, 0], pixels[:, 1]
   assert ((14 <= row[:40]) & (row[:40] <= 19) & (20 <= col[:40]) & (col[:40] <= 29)).all()
   inside = _inside(pixels, transposed)
@@ -160,13 +160,21 @@ def test_extra_outside_rays_leave_the_authors_pixels_and_stream_unchanged():
   assert not _inside(extra[100:], True).any()
   assert len({tuple(p) for p in extra.tolist()}) == 110
   np.testing.assert_array_equal(draw(extra_outside_rate=0.0)[0], authors)
-  assert ray_sampling.ray_count(850, 0.05) == 892 and ray_sampling.ray_count(256, 0.0) == 256
+  assert ray_sampling.ray_count(850, 0.05, 0.95) == 892
+  assert ray_sampling.ray_count(256, 0.0, 0.95) == 256
+
+
+def test_no_extra_rays_without_a_face_rectangle():
+  # sample_rate 0: uniform over the image, nothing is "outside"; the same pixels as without extras.
+  draw = lambda rate: ray_sampling.sample_ray_pixels(np.random.default_rng(2), _H, _W, _RECT, 100,
+                                                     0.0, extra_outside_rate=rate)
+  assert ray_sampling.ray_count(100, 0.1, 0.0) == 100
+  np.testing.assert_array_equal(draw(0.1), draw(0.0))
+  assert draw(0.1).shape == (100, 2)
 
 
 def test_extra_outside_rays_errors():
   rng = np.random.default_rng(0)
-  with pytest.raises(ValueError, match='extra_outside_rate = 0.1 needs sample_rate > 0'):
-    ray_sampling.sample_ray_pixels(rng, _H, _W, _RECT, 100, 0.0, extra_outside_rate=0.1)
   with pytest.raises(ValueError, match=r'66 rays \(n_rand = 60, extra_outside_rate = 0.1\) exceed '
                      'the 8x8 image'):
     ray_sampling.sample_ray_pixels(rng, 8, 8, _RECT, 60, 0.5, extra_outside_rate=0.1)
