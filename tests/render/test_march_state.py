@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dfrf_jax.render import accelerated, march_state, occupancy
-from dfrf_jax.train import checkpoints
+from dfrf_jax.train import batches, checkpoints
 from tests.train.conftest import accelerated_config, tiny_config
 
 
@@ -50,7 +50,7 @@ def test_switching_selection_on_after_a_save_adds_the_first_kept_budgets(tmp_pat
   mgr = _saved(tmp_path, config, accelerated.SampleBudget(coarse=(64,), fine=(128,)))
   config.render.accel.train_selection = True
   restored = _restore(config, mgr)
-  first = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
+  first = accelerated.initial_budget(batches.rays_per_step(config), config.render, train=True)
   assert restored.budget == accelerated.SampleBudget(coarse=(64,), fine=(128,), kept=first.kept)
   assert len(first.kept) == 2 and min(first.kept) > 0
 

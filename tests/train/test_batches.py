@@ -17,7 +17,7 @@ def test_batch_holds_the_frame_pixels_and_train_references():
   identities = load_dataset(DATASET)
   identity = identities[0]
   batch = batches.draw_batch(np.random.default_rng(3), identities, config)
-  n, refs = config.data.N_rand, config.model.num_reference_images
+  n, refs = batches.rays_per_step(config), config.model.num_reference_images
   assert batch.pixels.shape == (n, 2) and batch.target.shape == (n, 3)
   assert batch.ref_images.shape == (refs, 64, 64, 3)
   # The target frame is the train frame whose pose the batch carries.
@@ -106,7 +106,7 @@ def test_shard_splits_rays_and_replicates_the_rest():
   config = tiny_config()
   batch = batches.draw_batch(np.random.default_rng(0), load_dataset(DATASET), config)
   placed = batches.shard(batch, loop.make_mesh(2))
-  half = config.data.N_rand // 2
+  half = batches.rays_per_step(config) // 2
   shards = placed.pixels.addressable_shards
   assert len(shards) == 2 and all(s.data.shape == (half, 2) for s in shards)
   np.testing.assert_array_equal(np.asarray(shards[1].data), batch.pixels[half:])

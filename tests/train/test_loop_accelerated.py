@@ -10,7 +10,7 @@ import pytest
 from dfrf_jax.data.dataset import load_dataset
 from dfrf_jax.render import accelerated
 from dfrf_jax.render import march_state
-from dfrf_jax.train import checkpoints, loop
+from dfrf_jax.train import batches, checkpoints, loop
 from tests.train.conftest import DATASET, accelerated_config
 
 
@@ -47,7 +47,7 @@ def test_run_is_finite_and_saves_its_grid(full_run):
 def test_budget_grows_until_nothing_overflows(full_run):
   metrics = _metrics(full_run)
   config = _config(8)
-  first = accelerated.initial_budget(config.data.N_rand, config.render, train=True)
+  first = accelerated.initial_budget(batches.rays_per_step(config), config.render, train=True)
   stored = checkpoints.restore(checkpoints.manager(os.path.join(full_run, 'checkpoints')),
                                8)['meta']['budget']
   # The first two steps run on the tiny first budget (stats are read one step late).

@@ -32,7 +32,7 @@ def _one_step(sampler: str, selection: bool = False):
     grid = occupancy.init_occupancy(box, 2, np.inf)
     marching = march_state.MarchState(
         grid=grid, mask=occupancy.occupancy_mask(grid, 0.5, 0),
-        budget=accelerated.initial_budget(config.data.N_rand, config.render, train=True))
+        budget=accelerated.initial_budget(batches.rays_per_step(config), config.render, train=True))
   state, metrics = step(state, batch, False, True, marching)
   return jax.device_get(state.params), jax.device_get(metrics)
 
