@@ -121,8 +121,9 @@ def default_config() -> ml_collections.ConfigDict:
   # their loader ignores lip_rect). 0: the authors' sampling. docs/training.md, "Mouth rays".
   d.lip_sample_rate = 0.0
   # Extra rays per step drawn outside face_rect, as a share of N_rand, on top of the N_rand rays (no
-  # authors' flag): they keep floaters from growing where the authors' 5% outside share hardly looks.
-  # None with sample_rate <= 0 (no face rectangle). 0: the authors' N_rand rays. docs/training.md, "Extra rays outside the face".
+  # authors' flag): they keep floaters from growing where the authors' 5% outside share hardly
+  # looks. None with sample_rate <= 0 (no face rectangle). 0: the authors' N_rand rays.
+  # docs/training.md, "Extra rays outside the face".
   d.extra_outside_rate = 0.0
   # refer_from_train: train-list positions of the fixed test-time references (the first
   # num_reference_images are used). () picks evenly spaced train positions instead, for clips

@@ -57,10 +57,11 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
   authors' pixels from the same random stream.
 
   With extra_outside_rate > 0 and sample_rate > 0, floor(n_rand * extra_outside_rate) more pixels
-  are drawn outside the rectangle among those not yet chosen, appended after the n_rand pixels. They come from a
-  generator jumped 2**127 draws ahead of `rng` (`bit_generator.jumped()`, which leaves `rng` where it
-  is), so the n_rand pixels and every later draw of `rng` are the same with or without them: a run
-  with extra rays sees the frames, references and pixels of the run without, plus the extra rays.
+  are drawn outside the rectangle among those not yet chosen, appended after the n_rand pixels.
+  They come from a generator jumped 2**127 draws ahead of `rng` (`bit_generator.jumped()`, which
+  leaves `rng` where it is), so the n_rand pixels and every later draw of `rng` are the same with or
+  without them: a run with extra rays sees the frames, references and pixels of the run without,
+  plus the extra rays.
 
   Args:
     rng: source of randomness.

@@ -44,7 +44,7 @@ def test_rays_must_divide_over_devices(tmp_path):
   config.data.N_rand, config.data.extra_outside_rate = 63, 0.0
   with pytest.raises(ValueError, match='63 rays per step, which do not divide by the 2 devices'):
     loop.train(config, str(tmp_path), loop.make_mesh(2))
-  # 64 + 3 extra outside rays: the total is what is split; 66 + 3 would not divide either, 65 + 3 does.
+  # 64 + 3 extra outside rays: the total is what is split; the error suggests 65 (+ 3 = 68).
   config.data.N_rand, config.data.extra_outside_rate = 64, 0.05
   with pytest.raises(ValueError, match=r'N_rand = 64 with config.data.extra_outside_rate = 0.05 '
                      r'gives 67 rays per step.*--config.data.N_rand=65 gives 68$'):
