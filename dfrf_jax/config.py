@@ -189,6 +189,11 @@ def default_config() -> ml_collections.ConfigDict:
   # dead_field_patience consecutive steps (0: no check).
   t.dead_field_patience = 200
   t.dead_field_min_gain_db = 1.0
+  # True: the audio code (AudioNet, AudioAttNet) learns only from the rays inside face_rect; the
+  # rays outside it (the authors' 1 - sample_rate share and data.extra_outside_rate's) see the code
+  # behind a stop-gradient (no authors' flag). Without a face rectangle (sample_rate <= 0) every ray
+  # trains it. False: the authors' training. docs/training.md, "Audio code from face rays only".
+  t.audio_from_face_only = False
   # 'dense': every sample of every ray, as the authors. 'accelerated': the step renders with
   # render/accelerated.py over an occupancy grid the run maintains (render/march_state.py) and saves in its
   # checkpoints. No authors' flag for this one or the grid_* fields.

@@ -42,6 +42,12 @@ def ray_count(n_rand: int, extra_outside_rate: float, sample_rate: float) -> int
   return n_rand + (int(n_rand * extra_outside_rate) if sample_rate > 0 else 0)
 
 
+def face_ray_count(n_rand: int, sample_rate: float) -> int:
+  """Rays per training step drawn inside the face rectangle: floor(n_rand * sample_rate), the first
+  ones of `sample_ray_pixels`; 0 with sample_rate <= 0 (no rectangle)."""
+  return int(n_rand * sample_rate) if sample_rate > 0 else 0
+
+
 def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_rect: np.ndarray,
                       n_rand: int, sample_rate: float, transposed: bool = True,
                       lip_rect: np.ndarray | None = None, lip_rate: float = 0.0,
@@ -85,7 +91,7 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
   if total > height * width:
     raise ValueError(f'{total} rays (n_rand = {n_rand}, extra_outside_rate = {extra_outside_rate}) '
                      f'exceed the {height}x{width} image')
-  n_face = int(n_rand * sample_rate) if sample_rate > 0 else 0
+  n_face = face_ray_count(n_rand, sample_rate)
   n_lip = int(n_rand * lip_rate)
   if n_lip > n_face:
     raise ValueError(f'lip_rate = {lip_rate} exceeds sample_rate = {sample_rate}: the mouth rays are '

@@ -149,13 +149,16 @@ class DFRF(nn.Module):
                              jnp.float32)
 
   def radiance(self, fused: jax.Array, points: jax.Array, viewdirs: jax.Array,
-               audio_code: jax.Array, fine: bool) -> jax.Array:
+               audio_code: jax.Array, fine: bool,
+               trains_audio: jax.Array | None = None) -> jax.Array:
     """The coarse or fine field F(p, d, A, F~) at P samples.
 
     Args:
       fused: [P, num_slots * slot_dim] from `aggregate`.
       points: [P, 3] world units. viewdirs: [P, 3] unit viewing directions.
       audio_code: [dim_aud]. fine: evaluate the fine field (else the coarse one).
+      trains_audio: [P] bool, the samples whose gradient reaches the audio code (the others see it
+        behind a stop-gradient, `gated_audio_code`); None: every sample's does.
 
     Returns:
       raw: [P, 4] rgb logits and raw density.
@@ -164,11 +167,12 @@ class DFRF(nn.Module):
     num_points = points.shape[0]
     chex.assert_shape(fused, (num_points, m.num_slots * m.slot_dim))
     chex.assert_shape(viewdirs, (num_points, 3))
+    audio_code = gated_audio_code(audio_code, trains_audio)
     point_inputs = [fused, positional_encoding(points, m.multires), audio_code]
     view_inputs = positional_encoding(viewdirs, m.multires_views) if m.use_viewdirs else None
     # Built only when the intermediates are collected (otherwise dead code the compiler drops).
     self.sow('intermediates', 'point_inputs', jnp.concatenate(
-        point_inputs[:2] + [jnp.broadcast_to(audio_code, (num_points, audio_code.shape[0]))], -1))
+        point_inputs[:2] + [jnp.broadcast_to(audio_code, (num_points, m.dim_aud))], -1))
     return (self.fine if fine else self.coarse)(point_inputs, view_inputs)
 
   def query(self, points: jax.Array, viewdirs: jax.Array, audio_code: jax.Array,
@@ -191,19 +195,22 @@ class DFRF(nn.Module):
   def query_fields(self, points: jax.Array, viewdirs: jax.Array, audio_code: jax.Array,
                    ref_features: jax.Array, ref_poses: jax.Array, focal: jax.Array | float,
                    slot_noise: jax.Array | None, fields: tuple[bool, ...],
-                   use_warp: bool = True) -> QueryOutput:
+                   use_warp: bool = True, trains_audio: jax.Array | None = None) -> QueryOutput:
     """Several fields at the same P samples from one `aggregate` (F~ is shared by both fields).
 
     Args:
       points, viewdirs, audio_code, ref_features, ref_poses, focal, slot_noise, use_warp: as `query`.
       fields: which fields to evaluate, in order (False: coarse, True: fine).
+      trains_audio: [P] bool or None, as `radiance` (the warp sees the code without gradient
+        anyway).
 
     Returns:
       QueryOutput with raw [P, len(fields), 4], offsets [N, P, 2] and fused [P, S*D].
     """
     fused, offsets = self.aggregate(points, audio_code, ref_features, ref_poses, focal, slot_noise,
                                     use_warp)
-    raw = [self.radiance(fused, points, viewdirs, audio_code, fine) for fine in fields]
+    raw = [self.radiance(fused, points, viewdirs, audio_code, fine, trains_audio)
+           for fine in fields]
     return QueryOutput(raw=jnp.stack(raw, 1), offsets=offsets, fused=fused)
 
   def __call__(self, windows: jax.Array, ref_images: jax.Array, ref_poses: jax.Array,
@@ -214,6 +221,24 @@ class DFRF(nn.Module):
     features = self.reference_features(ref_images, ref_poses)
     self.query(points, viewdirs, code, features, ref_poses, focal, None, fine=False)
     return self.query(points, viewdirs, code, features, ref_poses, focal, None, fine=True)
+
+
+def gated_audio_code(audio_code: jax.Array, trains_audio: jax.Array | None) -> jax.Array:
+  """The audio code each of P samples is evaluated with, its gradient stopped where it should not
+  train the audio networks.
+
+  Args:
+    audio_code: [dim_aud] the frame's code.
+    trains_audio: [P] bool, or None (every sample trains the code).
+
+  Returns:
+    audio_code itself without `trains_audio`; otherwise [P, dim_aud], equal to it in every row, with
+    the rows where trains_audio is False behind `jax.lax.stop_gradient`.
+  """
+  if trains_audio is None:
+    return audio_code
+  chex.assert_rank(trains_audio, 1)
+  return jnp.where(trains_audio[:, None], audio_code, jax.lax.stop_gradient(audio_code))
 
 
 def audio_code(model: DFRF, params: dict, aud: jax.Array, smoothing: bool) -> jax.Array:

@@ -30,7 +30,8 @@ class RadianceField(nn.Module):
       point_inputs: [aggregated feature [P, 256], gamma(p) [P, 63], audio code [64]], the parts of
         the input in order; the layers that read them (the first, and the one after each skip)
         multiply each part by its own kernel rows (`ConcatDense`), so the frame's audio code is
-        multiplied once rather than once per sample.
+        multiplied once rather than once per sample. (A code gated per sample,
+        `dfrf.gated_audio_code`, comes as [P, 64] and is multiplied per sample.)
       view_inputs: [P, 27] gamma(view direction), or None without `use_viewdirs`.
 
     Returns:

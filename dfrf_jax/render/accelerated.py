@@ -157,26 +157,27 @@ def _segment_bounds(num_inner: int, num_segments: int) -> list[tuple[int, int]]:
 
 
 def _query_fn(field: Field, fields: tuple[bool, ...], chunk: int | None, keep_fused: bool = False):
-  """(points [B, 3], viewdirs [B, 3], key, num_valid [], extra ()) ->
+  """(points [B, 3], viewdirs [B, 3], trains_audio [B] or None, key, num_valid [], extra ()) ->
   (raw [B, len(fields), 4], offsets [B, N, 2], fused [B, S*D] or None).
 
   Evaluated in chunks of `chunk` rows (None: in one call); rows from `num_valid` on are budget
   padding, and chunks of padding only are skipped (zeros). The aggregated feature of a sample is
   computed once and fed to every field in `fields`, and returned with `keep_fused`. Each chunk's
-  slot noise is drawn by the model from the key folded with the chunk's first row.
+  slot noise is drawn by the model from the key folded with the chunk's first row. trains_audio:
+  the samples whose gradient reaches the audio code (`Rays.trains_audio`).
   """
-  def evaluate(points, viewdirs, key, num_valid, extra):
+  def evaluate(points, viewdirs, trains_audio, key, num_valid, extra):
     del extra  # every sample is aggregated here
 
-    def one_chunk(p, v, index):
+    def one_chunk(p, v, index, *flags):
       slot_key = None if key is None else jax.random.fold_in(key, index[0])
-      out = field.query(p, v, fields, slot_key)
+      out = field.query(p, v, fields, slot_key, *flags)
       return out.raw, jnp.swapaxes(out.offsets, 0, 1), out.fused if keep_fused else None
 
-    index = jnp.arange(points.shape[0], dtype=jnp.int32)
+    args = (points, viewdirs, jnp.arange(points.shape[0], dtype=jnp.int32)) + _flags(trains_audio)
     if chunk is None:
-      return one_chunk(points, viewdirs, index)
-    return map_in_chunks(one_chunk, (points, viewdirs, index), chunk, num_valid=num_valid)
+      return one_chunk(*args)
+    return map_in_chunks(one_chunk, args, chunk, num_valid=num_valid)
 
   return evaluate
 
@@ -189,19 +190,20 @@ def _interpolated_fn(field: Field, chunk: int | None, fused_table: jax.Array,
   the second, `Brackets.share`): F~ = (1 - share) * first + share * second. Only the fields' MLPs
   run; offsets come back zero (`_interpolated_offsets` fills them for training).
   """
-  def evaluate(points, viewdirs, key, num_valid, extra):
+  def evaluate(points, viewdirs, trains_audio, key, num_valid, extra):
     del key  # no slot noise: the interpolated features carry the coarse pass's draws
 
-    def one_chunk(p, v, first, second, share):
+    def one_chunk(p, v, first, second, share, *flags):
       a = fused_table[jnp.maximum(first, 0)]
       b = fused_table[jnp.maximum(second, 0)]
       fused = a + share[:, None] * (b - a)
-      raw = jnp.stack([field.radiance(fused, p, v, fine=f) for f in fields], 1)
+      raw = jnp.stack([field.radiance(fused, p, v, f, *flags) for f in fields], 1)
       return raw, jnp.zeros((p.shape[0], field.num_refs, 2), jnp.float32), None
 
+    args = (points, viewdirs) + tuple(extra) + _flags(trains_audio)
     if chunk is None:
-      return one_chunk(points, viewdirs, *extra)
-    return map_in_chunks(one_chunk, (points, viewdirs) + tuple(extra), chunk, num_valid=num_valid)
+      return one_chunk(*args)
+    return map_in_chunks(one_chunk, args, chunk, num_valid=num_valid)
 
   return evaluate
 
@@ -311,15 +313,24 @@ def _empty_raw(shape: tuple[int, ...]) -> jax.Array:
   return jnp.zeros(shape + (4,), jnp.float32).at[..., 3].set(EMPTY_DENSITY)
 
 
+def _flags(trains_audio: jax.Array | None) -> tuple[jax.Array, ...]:
+  """The optional per-sample `trains_audio` as trailing arguments of a chunked call: () or (it,)."""
+  return () if trains_audio is None else (trains_audio,)
+
+
 def _gathered(rays: Rays, z: jax.Array, ray: jax.Array, col: jax.Array,
-              per_sample: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array, tuple[jax.Array, ...]]:
+              per_sample: tuple[jax.Array, ...]
+              ) -> tuple[jax.Array, jax.Array, jax.Array | None, tuple[jax.Array, ...]]:
   """The compacted samples at (ray [B], col [B]) int32 of depths z [R, S]: (points [B, 3],
-  viewdirs [B, 3], each of `per_sample` [R, S, ...] at them). Padding entries (ray = R) clamp to the
-  last sample; their results are dropped where they are scattered back."""
+  viewdirs [B, 3], their rays' `trains_audio` [B] or None, each of `per_sample` [R, S, ...] at
+  them). Padding entries (ray = R) clamp to the last sample; their results are dropped where they
+  are scattered back."""
   ray_in = jnp.minimum(ray, z.shape[0] - 1)
   col_in = jnp.minimum(col, z.shape[1] - 1)
   points = rays.origins[ray_in] + rays.directions[ray_in] * z[ray_in, col_in][:, None]
-  return points, rays.viewdirs()[ray_in], tuple(x[ray_in, col_in] for x in per_sample)
+  trains_audio = None if rays.trains_audio is None else rays.trains_audio[ray_in]
+  return (points, rays.viewdirs()[ray_in], trains_audio,
+          tuple(x[ray_in, col_in] for x in per_sample))
 
 
 def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple[int, ...],
@@ -370,8 +381,8 @@ def _march_pass(query, rays: Rays, z: jax.Array, mask: jax.Array, budgets: tuple
       flat = jnp.nonzero(seg.reshape(-1), size=budget, fill_value=num_rays * width)[0]
       ray, col = flat // width, lo + flat % width
       seg_key = None if key is None else jax.random.fold_in(key, k)
-      points, viewdirs, extra = _gathered(rays, z, ray, col, per_sample)
-      out_raw, out_offsets, out_fused = query(points, viewdirs, seg_key, count, extra)
+      points, viewdirs, trains_audio, extra = _gathered(rays, z, ray, col, per_sample)
+      out_raw, out_offsets, out_fused = query(points, viewdirs, trains_audio, seg_key, count, extra)
       if selection is not None:  # values only: the selected samples are differentiated below
         out_raw, out_offsets, out_fused = jax.lax.stop_gradient((out_raw, out_offsets, out_fused))
       if keep_fused:
@@ -449,8 +460,8 @@ def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
     flat = jnp.nonzero(keep.reshape(-1), size=selection.budget,
                        fill_value=num_rays * num_samples)[0]
     ray, col = flat // num_samples, flat % num_samples
-    points, viewdirs, extra = _gathered(rays, z, ray, col, per_sample)
-    out_raw, out_offsets, out_fused = query(points, viewdirs, key, count, extra)
+    points, viewdirs, trains_audio, extra = _gathered(rays, z, ray, col, per_sample)
+    out_raw, out_offsets, out_fused = query(points, viewdirs, trains_audio, key, count, extra)
     raw = raw.at[ray, col].set(out_raw, mode='drop')
     if offsets is not None:
       offsets = offsets.at[:, ray, col].set(jnp.swapaxes(out_offsets, 0, 1), mode='drop')

@@ -18,7 +18,8 @@ def _query_pass(field: Field, rays: Rays, z: jax.Array, slot_key: jax.Array | No
   num_rays, num_samples = z.shape
   points = rays.points(z).reshape(-1, 3)
   viewdirs = jnp.broadcast_to(rays.viewdirs()[:, None, :], (num_rays, num_samples, 3))
-  out = field.query(points, viewdirs.reshape(-1, 3), (fine,), slot_key)
+  out = field.query(points, viewdirs.reshape(-1, 3), (fine,), slot_key,
+                    rays.sample_trains_audio(num_samples))
   return (out.raw.reshape(num_rays, num_samples, 4),
           out.offsets.reshape(field.num_refs, num_rays, num_samples, 2))
 

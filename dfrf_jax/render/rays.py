@@ -35,20 +35,25 @@ class Rays:
   origins: [R, 3] world units. directions: [R, 3] unnormalised (unit camera depth).
   background: [R, 3] in [0, 1], the colour of each ray's last sample (torso/background plate pixel).
   near, far: [] (or [R]) depth bounds, in units of the direction's camera depth.
+  trains_audio: [R] bool, the rays whose gradient reaches the audio code (training with
+    `train.audio_from_face_only`: the face-rectangle rays); None: every ray's does.
   """
   origins: jax.Array
   directions: jax.Array
   background: jax.Array
   near: jax.Array | float
   far: jax.Array | float
+  trains_audio: jax.Array | None = None
 
   @property
   def num(self) -> int:
     return self.origins.shape[0]
 
   def check(self) -> None:
-    """chex-asserts the [R, 3] shapes."""
+    """chex-asserts the [R, 3] shapes (and [R] of trains_audio)."""
     chex.assert_shape([self.origins, self.directions, self.background], (self.num, 3))
+    if self.trains_audio is not None:
+      chex.assert_shape(self.trains_audio, (self.num,))
 
   def viewdirs(self) -> jax.Array:
     """[R, 3] unit directions."""
@@ -57,6 +62,13 @@ class Rays:
   def points(self, z: jax.Array) -> jax.Array:
     """origins + z * directions at depths z [R, S] -> [R, S, 3]."""
     return self.origins[:, None, :] + self.directions[:, None, :] * z[..., None]
+
+  def sample_trains_audio(self, num_samples: int) -> jax.Array | None:
+    """`trains_audio` of each ray repeated for each of its samples: [R * num_samples] ray-major, or
+    None."""
+    if self.trains_audio is None:
+      return None
+    return jnp.repeat(self.trains_audio, num_samples)
 
 
 @struct.dataclass
@@ -129,11 +141,13 @@ class Field:
     return self.frame.ref_poses.shape[0]
 
   def query(self, points: jax.Array, viewdirs: jax.Array, fields: tuple[bool, ...],
-            slot_key: jax.Array | None) -> QueryOutput:
+            slot_key: jax.Array | None, trains_audio: jax.Array | None = None) -> QueryOutput:
     """`DFRF.query_fields` at P samples: raw [P, len(fields), 4], offsets [N, P, 2].
 
     points: [P, 3] world units; viewdirs: [P, 3] unit; fields: False coarse, True fine. The slot
     noise (`slot_init='random'`) is drawn by the model from `slot_key` (its 'slots' rng stream).
+    trains_audio: [P] bool or None, the samples whose gradient reaches the audio code
+    (`gated_audio_code`).
     """
     if self.model.config.slot_init == 'random' and slot_key is None:
       raise ValueError("config.model.slot_init='random' draws slot noise: pass a PRNG key to render.")
@@ -141,16 +155,16 @@ class Field:
     rngs = {} if slot_key is None else {'slots': slot_key}
     return self.model.apply({'params': self.params}, points, viewdirs, f.audio_code,
                             f.ref_features, f.ref_poses, f.focal, None, fields, self.use_warp,
-                            method=DFRF.query_fields, rngs=rngs)
+                            trains_audio, method=DFRF.query_fields, rngs=rngs)
 
   def radiance(self, fused: jax.Array, points: jax.Array, viewdirs: jax.Array,
-               fine: bool) -> jax.Array:
+               fine: bool, trains_audio: jax.Array | None = None) -> jax.Array:
     """`DFRF.radiance` of one field from given aggregated features fused [P, S*D]: raw [P, 4].
 
-    points: [P, 3] world units; viewdirs: [P, 3] unit.
+    points: [P, 3] world units; viewdirs: [P, 3] unit; trains_audio: [P] bool or None, as `query`.
     """
     return self.model.apply({'params': self.params}, fused, points, viewdirs,
-                            self.frame.audio_code, fine, method=DFRF.radiance)
+                            self.frame.audio_code, fine, trains_audio, method=DFRF.radiance)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 from dfrf_jax.data.audio_windows import smoothing_window
 from dfrf_jax.data.dataset import Identity, split_aud_windows
 from dfrf_jax.data.errors import DatasetError
-from dfrf_jax.data.ray_sampling import ray_count, sample_ray_pixels
+from dfrf_jax.data.ray_sampling import face_ray_count, ray_count, sample_ray_pixels
 from dfrf_jax.data.references import training_references
 
 T = TypeVar('T')
@@ -91,6 +91,11 @@ def rays_per_step(config: ml_collections.ConfigDict) -> int:
   """R, the rays of one training batch: data.N_rand plus the data.extra_outside_rate share."""
   d = config.data
   return ray_count(d.N_rand, d.extra_outside_rate, d.sample_rate)
+
+
+def face_rays_per_step(config: ml_collections.ConfigDict) -> int:
+  """The rays of a batch drawn inside the face rectangle, its first ones (0 with no rectangle)."""
+  return face_ray_count(config.data.N_rand, config.data.sample_rate)
 
 
 def batches(rng: np.random.Generator, identities: list[Identity],

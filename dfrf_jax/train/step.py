@@ -22,7 +22,7 @@ from dfrf_jax.render import cameras
 from dfrf_jax.render.march_state import MarchState
 from dfrf_jax.render.rays import DensityNoise, Field, MarchMode, Rays, frame_inputs
 from dfrf_jax.render.renderer import march
-from dfrf_jax.train import losses, optimizer
+from dfrf_jax.train import batches, losses, optimizer
 from dfrf_jax.train.batches import Batch
 from dfrf_jax.train.state import Params, TrainState
 
@@ -41,13 +41,16 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
   The rays are marched by `renderer.march` with the marching state `state` (None: every sample);
   with a state the metrics also hold its MarchStats under 'march'. `density_noise`
   (`density_noise_rule`) sets the density noise of each pass instead of render.raw_noise_std.
+  With train.audio_from_face_only only the face rectangle's rays train the audio code
+  (`trains_audio`).
   """
   code = audio_code(model, params, batch.aud, smoothing)
   focal, cx, cy = batch.intrinsics[0], batch.intrinsics[1], batch.intrinsics[2]
   field = Field(model=model, params=params, use_warp=use_warp,
                 frame=frame_inputs(model, params, code, batch.ref_images, batch.ref_poses, focal))
   rays_o, rays_d = cameras.pixel_rays(batch.pixels, batch.c2w, focal, cx, cy)
-  rays = Rays(origins=rays_o, directions=rays_d, background=batch.bg, near=near, far=far)
+  rays = Rays(origins=rays_o, directions=rays_d, background=batch.bg, near=near, far=far,
+              trains_audio=trains_audio(config, rays_o.shape[0]))
   out, stats = march(field, rays, key, MarchMode(config.render, True, density_noise), state)
   extra = {} if stats is None else {'march': stats}
   if density_noise is not None:  # 1 where a pass got the revival noise (`density_noise_rule`)
@@ -63,6 +66,15 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
                 'psnr_bg': losses.psnr(losses.mse(batch.bg, batch.target)),
                 'live': losses.live_share(out.sigma_fine),
                 'live0': losses.live_share(out.sigma_coarse), **extra}
+
+
+def trains_audio(config: ml_collections.ConfigDict, num_rays: int) -> jax.Array | None:
+  """`Rays.trains_audio` of a batch of `num_rays` rays: with train.audio_from_face_only, the face
+  rectangle's rays (the batch's first `batches.face_rays_per_step`); otherwise None (every ray)."""
+  num_face = batches.face_rays_per_step(config)
+  if not config.train.audio_from_face_only or num_face == 0:
+    return None
+  return jnp.arange(num_rays) < num_face
 
 
 def density_noise_rule(config: ml_collections.ConfigDict) -> DensityNoise | None:
