@@ -54,8 +54,11 @@ class Batch:
 
 
 def draw_batch(rng: np.random.Generator, identities: list[Identity],
-               config: ml_collections.ConfigDict) -> Batch:
-  """Draws one batch (numpy arrays) as the authors' training loop does."""
+               config: ml_collections.ConfigDict, num_devices: int = 1) -> Batch:
+  """Draws one batch (numpy arrays) as the authors' training loop does.
+
+  `num_devices`: the devices its rays are split over (`rays_per_step`).
+  """
   identity = identities[rng.integers(len(identities))]
   train = identity.train
   target = int(rng.integers(len(train)))
@@ -68,7 +71,7 @@ def draw_batch(rng: np.random.Generator, identities: list[Identity],
   pixels = sample_ray_pixels(rng, cam.height, cam.width, train.face_rects[target], config.data.N_rand,
                              config.data.sample_rate, config.data.face_rect_transposed,
                              None if train.lip_rects is None else train.lip_rects[target], lip_rate,
-                             config.data.extra_outside_rate)
+                             config.data.extra_outside_rate, num_devices)
   rows, cols = pixels[:, 0], pixels[:, 1]
   aud = smoothing_window(split_aud_windows(identity, train), target, config.model.smo_size,
                          valid_count=len(train))
@@ -81,16 +84,17 @@ def draw_batch(rng: np.random.Generator, identities: list[Identity],
       aud=aud,
       ref_images=np.stack([identity.image(train, r) for r in refs]),
       ref_poses=np.asarray(train.poses[refs]))
-  rays = rays_per_step(config)
+  rays = rays_per_step(config, num_devices)
   chex.assert_shape([batch.pixels], (rays, 2))
   chex.assert_shape([batch.target, batch.bg], (rays, 3))
   return batch
 
 
-def rays_per_step(config: ml_collections.ConfigDict) -> int:
-  """R, the rays of one training batch: data.N_rand plus the data.extra_outside_rate share."""
+def rays_per_step(config: ml_collections.ConfigDict, num_devices: int = 1) -> int:
+  """R, the rays of one training batch: data.N_rand plus the data.extra_outside_rate share, that
+  share rounded up to split evenly over `num_devices` (`ray_sampling.ray_count`)."""
   d = config.data
-  return ray_count(d.N_rand, d.extra_outside_rate, d.sample_rate)
+  return ray_count(d.N_rand, d.extra_outside_rate, d.sample_rate, num_devices)
 
 
 def face_rays_per_step(config: ml_collections.ConfigDict) -> int:
@@ -98,11 +102,11 @@ def face_rays_per_step(config: ml_collections.ConfigDict) -> int:
   return face_ray_count(config.data.N_rand, config.data.sample_rate)
 
 
-def batches(rng: np.random.Generator, identities: list[Identity],
-            config: ml_collections.ConfigDict) -> Iterator[tuple[Batch, dict[str, Any]]]:
+def batches(rng: np.random.Generator, identities: list[Identity], config: ml_collections.ConfigDict,
+            num_devices: int = 1) -> Iterator[tuple[Batch, dict[str, Any]]]:
   """Endless (batch, rng state after drawing it) pairs; the state is JSON-able."""
   while True:
-    batch = draw_batch(rng, identities, config)
+    batch = draw_batch(rng, identities, config, num_devices)
     yield batch, rng.bit_generator.state
 
 

@@ -21,7 +21,6 @@ import numpy as np
 from dfrf_jax import config as config_lib
 from dfrf_jax.data.dataset import CONFIG_FILE, Identity, load_dataset_from_config
 from dfrf_jax.data.errors import DatasetError
-from dfrf_jax.data.ray_sampling import ray_count
 from dfrf_jax.errors import UserError
 from dfrf_jax.model.dfrf import DFRF, build_model
 from dfrf_jax.render import march_state
@@ -139,8 +138,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     The final state.
 
   Raises:
-    ConfigError: a config value out of range (`config.validate`), or the rays per step (N_rand plus
-      the extra outside rays) not divisible by the device count.
+    ConfigError: a config value out of range (`config.validate`), or N_rand not divisible by the
+      device count when there are no extra outside rays to round the step's rays up with.
     DatasetError: the dataset is malformed, or an identity has no near/far (`near_far`).
     NonFiniteError: the loss or a gradient became NaN/inf (names the step and the last checkpoint).
     DeadFieldError: a radiance field rendered only the background for train.dead_field_patience
@@ -151,16 +150,12 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     raise config_lib.ConfigError('config.data_dir is empty; pass --config.data_dir=DATASET')
   mesh = mesh or make_mesh()
   t = config.train
-  rays = batches.rays_per_step(config)
-  if rays % mesh.size:
-    d = config.data
-    fits = next(n for n in range(d.N_rand + 1, d.N_rand + 64 * mesh.size)
-                if ray_count(n, d.extra_outside_rate, d.sample_rate) % mesh.size == 0)
+  rays = batches.rays_per_step(config, mesh.size)
+  if rays % mesh.size:  # no extra outside rays to round up with
     raise config_lib.ConfigError(
-        f'config.data.N_rand = {d.N_rand} with config.data.extra_outside_rate = '
-        f'{d.extra_outside_rate} gives {rays} rays per step, which do not divide by the '
-        f'{mesh.size} devices the rays are split over; e.g. --config.data.N_rand={fits} gives '
-        f'{ray_count(fits, d.extra_outside_rate, d.sample_rate)}')
+        f'config.data.N_rand = {config.data.N_rand} rays per step do not divide by the '
+        f'{mesh.size} devices the rays are split over; e.g. --config.data.N_rand='
+        f'{rays + -rays % mesh.size}')
   identities = load_dataset_from_config(config)
   near, far = near_far(identities, config)
   model = build_model(config.model, config.precision)
@@ -192,7 +187,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     if lead and (at + 1) % t.i_print == 0:
       reporter.scalars(at + 1, values)
 
-  stream = batches.prefetch(batches.batches(rng, identities, config), t.prefetch)
+  stream = batches.prefetch(batches.batches(rng, identities, config, mesh.size), t.prefetch)
   pending = None
   try:
     while step < t.N_iters:

@@ -164,6 +164,20 @@ def test_extra_outside_rays_leave_the_authors_pixels_and_stream_unchanged():
   assert ray_sampling.ray_count(256, 0.0, 0.95) == 256
 
 
+def test_ray_count_rounds_the_extra_rays_up_to_a_multiple():
+  assert ray_sampling.ray_count(850, 0.1, 0.95) == 935
+  assert ray_sampling.ray_count(850, 0.1, 0.95, multiple=2) == 936
+  assert ray_sampling.ray_count(850, 0.1, 0.95, multiple=8) == 936
+  assert ray_sampling.ray_count(256, 0.1, 0.95, multiple=8) == 288
+  assert ray_sampling.ray_count(256, 0.125, 0.95, multiple=8) == 288  # already a multiple
+  # Without extra rays there is nothing to round with: N_rand stays as it is.
+  assert ray_sampling.ray_count(850, 0.0, 0.95, multiple=4) == 850
+  assert ray_sampling.ray_count(850, 0.1, 0.0, multiple=4) == 850
+  pixels = ray_sampling.sample_ray_pixels(np.random.default_rng(4), _H, _W, _RECT, 100, 0.95, True,
+                                          extra_outside_rate=0.05, ray_multiple=4)
+  assert pixels.shape == (108, 2) and not _inside(pixels[95:], True).any()
+
+
 def test_no_extra_rays_without_a_face_rectangle():
   # sample_rate 0: uniform over the image, nothing is "outside"; the same pixels as without extras.
   draw = lambda rate: ray_sampling.sample_ray_pixels(np.random.default_rng(2), _H, _W, _RECT, 100,

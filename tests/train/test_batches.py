@@ -70,6 +70,21 @@ def test_extra_outside_rays_lengthen_the_batch_outside_the_face_rect():
   np.testing.assert_array_equal(batch.pixels[:n], authors.pixels)
 
 
+def test_extra_outside_rays_round_up_to_split_over_the_devices():
+  # 64 rays at 0.05: 3 extra rays give 67, which 2 devices cannot split; a fourth is drawn.
+  config, identities, one, frame = _drawn(3, N_rand=64, extra_outside_rate=0.05)
+  two = batches.draw_batch(np.random.default_rng(3), identities, config, num_devices=2)
+  assert one.pixels.shape == (67, 2) and two.pixels.shape == (68, 2) and two.target.shape == (68, 3)
+  assert batches.rays_per_step(config, 2) == 68 and batches.rays_per_step(config, 4) == 68
+  np.testing.assert_array_equal(two.pixels[:64], one.pixels[:64])
+  inside = ray_sampling.face_rect_mask(64, 64, identities[0].train.face_rects[frame],
+                                       config.data.face_rect_transposed)
+  rows, cols = two.pixels[64:, 0].astype(int), two.pixels[64:, 1].astype(int)
+  assert not inside[rows, cols].any() and len({tuple(p) for p in two.pixels.tolist()}) == 68
+  shards = batches.shard(two, loop.make_mesh(2)).pixels.addressable_shards
+  assert [s.data.shape for s in shards] == [(34, 2), (34, 2)]
+
+
 def test_mouth_share_without_lip_rects_names_the_file(tmp_path):
   config = tiny_config()
   config.data.lip_sample_rate = 0.25
