@@ -109,7 +109,6 @@ def _load_config(path: str) -> ml_collections.ConfigDict:
   spec.loader.exec_module(module)
   c = module.get_config()
   c.model.slot_init = 'mean'  # deterministic frames, so the two samplers see the same field
-  c.data.extra_outside_rate = 0.0  # the authors' N_rand rays per step (--set overrides)
   return c
 
 
