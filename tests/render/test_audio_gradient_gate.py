@@ -74,7 +74,8 @@ def test_only_masked_rays_train_the_audio_code(scene, sampler):
   # ... and leaves every parameter's gradient as it was.
   for (path, g), w in zip(jax.tree_util.tree_leaves_with_path(gated_params),
                           jax.tree.leaves(params_grad)):
-    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6 * float(jnp.max(jnp.abs(w))) + 1e-12,
+    # The gated march reads the code per sample, the ungated one once: sums run in another order.
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(w))) + 1e-12,
                                err_msg=jax.tree_util.keystr(path))
 
 

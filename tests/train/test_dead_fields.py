@@ -53,13 +53,14 @@ def test_a_run_whose_fine_field_is_dead_stops_with_a_one_line_error(tmp_path, mo
     return dict(params, fine=fine)
 
   monkeypatch.setattr(state_lib, 'fresh_params', dead_fine_field)
-  config = tiny_config(N_iters=60, i_weights=60, dead_field_patience=30)
+  # The coarse field needs 20-40 steps to get 1 dB above the plate here: 60 steps of patience.
+  config = tiny_config(N_iters=90, i_weights=90, dead_field_patience=60)
   with pytest.raises(dead_fields.DeadFieldError) as raised:
     loop.train(config, str(tmp_path))
   message = str(raised.value)
   assert '\n' not in message
-  assert message.startswith('step 30: the fine field has rendered only the background plate for '
-                            '30 steps')
+  assert message.startswith('step 60: the fine field has rendered only the background plate for '
+                            '60 steps')
   assert '0.0% of its samples have positive density' in message
 
 
