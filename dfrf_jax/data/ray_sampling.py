@@ -92,8 +92,8 @@ def sample_ray_pixels(rng: np.random.Generator, height: int, width: int, face_re
 
   Returns:
     [ray_count(n_rand, extra_outside_rate, sample_rate, ray_multiple), 2] int32 (row, col) pixel
-    coordinates, no pixel twice (mouth pixels first, then face-rectangle pixels, then outside pixels, then the extra
-    ones).
+    coordinates, no pixel twice (mouth pixels first, then face-rectangle pixels, then outside
+    pixels, then the extra ones).
   """
   total = ray_count(n_rand, extra_outside_rate, sample_rate, ray_multiple)
   if total > height * width:
