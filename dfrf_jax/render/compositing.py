@@ -4,7 +4,7 @@ This is the authors' `raw2outputs`: the last sample of every ray sits at the far
 effectively infinite interval and takes the ray's background (torso-plate) colour instead of the
 network's, so a ray that passes through empty space renders the background pixel.
 
-Its building blocks (`intervals`, `noisy_density`, `opacity`, `survival`, `transmittance`,
+Its building blocks (`intervals`, `noisy_density`, `density`, `opacity`, `survival`, `transmittance`,
 `transmittance_after`) are also what the accelerated marcher uses to decide when a ray is opaque
 enough to stop, and which samples a training step differentiates.
 """
@@ -37,13 +37,30 @@ class Composite:
   last_weight: jax.Array
 
 
-def opacity(sigma: jax.Array, deltas: jax.Array) -> jax.Array:
+def density(sigma: jax.Array, revive: bool | jax.Array = False) -> jax.Array:
+  """relu(sigma): the density of raw density logits sigma [R, S], >= 0.
+
+  With `revive` (a bool or a traced [] bool) the values are the same, but the gradient is that of
+  the identity: a sample with negative sigma passes d loss / d density, taken at density 0, back to
+  sigma. That is what a field whose every sample has negative sigma lacks (relu passes it nothing);
+  the training step sets `revive` for such a pass only (train/step.py `revival_rule`).
+  """
+  dead_gradient = jax.nn.relu(sigma)
+  if isinstance(revive, bool) and not revive:
+    return dead_gradient
+  # sigma + (relu(sigma) - sigma) is relu(sigma) exactly in floating point (x + (0 - x) = 0 and
+  # x + (x - x) = x), with the gradient of sigma.
+  passing = sigma + jax.lax.stop_gradient(dead_gradient - sigma)
+  return jnp.where(revive, passing, dead_gradient)
+
+
+def opacity(sigma: jax.Array, deltas: jax.Array, revive: bool | jax.Array = False) -> jax.Array:
   """alpha = 1 - exp(-(relu(sigma) + 1e-6) * delta) of each sample: sigma, deltas [R, S] -> [R, S].
 
   sigma is the raw density logit; deltas are the sample intervals in world units (the authors' 1e-6
-  keeps alpha above zero in empty space).
+  keeps alpha above zero in empty space). `revive`: see `density`.
   """
-  return 1.0 - jnp.exp(-(jax.nn.relu(sigma) + 1e-6) * deltas)
+  return 1.0 - jnp.exp(-(density(sigma, revive) + 1e-6) * deltas)
 
 
 def survival(alpha: jax.Array) -> jax.Array:
@@ -63,10 +80,9 @@ def transmittance(alpha: jax.Array) -> jax.Array:
                      -1)
 
 
-def noisy_density(sigma: jax.Array, raw_noise_std: float | jax.Array,
-                  key: jax.Array | None) -> jax.Array:
-  """sigma [R, S] plus N(0, raw_noise_std^2) training noise drawn from `key` (none for a Python 0)."""
-  if isinstance(raw_noise_std, (int, float)) and raw_noise_std <= 0.0:
+def noisy_density(sigma: jax.Array, raw_noise_std: float, key: jax.Array | None) -> jax.Array:
+  """sigma [R, S] plus N(0, raw_noise_std^2) training noise drawn from `key` (none at 0)."""
+  if raw_noise_std <= 0.0:
     return sigma
   if key is None:
     raise ValueError('composite: density noise (raw_noise_std) needs a PRNG key, got key=None.')
@@ -89,8 +105,8 @@ def transmittance_after(sigma: jax.Array, z: jax.Array, rays_d: jax.Array) -> ja
 
 
 def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, *,
-              white_bkgd: bool, raw_noise_std: float | jax.Array = 0.0,
-              key: jax.Array | None = None) -> Composite:
+              white_bkgd: bool, raw_noise_std: float = 0.0, key: jax.Array | None = None,
+              revive: bool | jax.Array = False) -> Composite:
   """Composites raw network outputs along each ray.
 
   Args:
@@ -99,9 +115,9 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
     rays_d: [R, 3] ray directions, not normalised; intervals are scaled by their length.
     bg_rgb: [R, 3] background colour in [0, 1], used as the last sample's colour.
     white_bkgd: add (1 - acc) to the colour, as the authors' `white_bkgd` (on by default there).
-    raw_noise_std: standard deviation of Gaussian noise added to the density logit (training only);
-      a traced scalar is allowed (the noise is then always drawn and scaled by it).
-    key: PRNG key for that noise; required unless raw_noise_std is a Python 0.
+    raw_noise_std: standard deviation of Gaussian noise added to the density logit (training only).
+    key: PRNG key for that noise; required unless raw_noise_std is 0.
+    revive: density with the identity's gradient (`density`): a bool or a traced [] bool.
 
   Returns:
     A `Composite`.
@@ -110,7 +126,7 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
   chex.assert_shape(raw, (num_rays, num_samples, 4))
   chex.assert_shape([rays_d, bg_rgb], (num_rays, 3))
   rgb = jnp.concatenate([jax.nn.sigmoid(raw[:, :-1, :3]), bg_rgb[:, None, :]], 1)
-  alpha = opacity(noisy_density(raw[..., 3], raw_noise_std, key), intervals(z, rays_d))
+  alpha = opacity(noisy_density(raw[..., 3], raw_noise_std, key), intervals(z, rays_d), revive)
   weights = alpha * transmittance(alpha)
   rgb_map = jnp.sum(weights[..., None] * rgb, 1)
   depth = jnp.sum(weights * z, -1)

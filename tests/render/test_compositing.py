@@ -120,3 +120,48 @@ def test_composite_gradient_wrt_raw_matches_finite_differences():
     assert raw.dtype == jnp.float64
     test_util.check_grads(outputs, (raw,), order=1, modes=['rev'], eps=1e-6)
   assert jnp.zeros(1).dtype == jnp.float32
+
+
+def test_revived_density_has_relu_values_and_the_identity_gradient():
+  sigma = jnp.asarray(np.random.default_rng(6).normal(scale=2.0, size=(5, 7)), jnp.float32)
+  cotangent = jnp.asarray(np.random.default_rng(7).normal(size=(5, 7)), jnp.float32)
+  fn = jax.jit(lambda s, flag: compositing.density(s, flag))
+  for flag in (False, True):
+    np.testing.assert_array_equal(np.asarray(fn(sigma, flag)), np.asarray(jax.nn.relu(sigma)))
+  grad = jax.jit(jax.grad(lambda s, flag: jnp.sum(cotangent * compositing.density(s, flag))))
+  np.testing.assert_array_equal(np.asarray(grad(sigma, True)), np.asarray(cotangent))
+  np.testing.assert_array_equal(np.asarray(grad(sigma, False)),
+                                np.asarray(cotangent * (sigma > 0)))
+
+
+def test_revived_composite_passes_the_gradient_at_zero_density():
+  """A pass whose every density logit is negative renders the background; revived, the gradient of
+  its colour with respect to each logit is the float64 reference's one-sided derivative at 0."""
+  raw, z, rays_d, bg_rgb = _random_inputs(np.random.default_rng(8), 4, 6)
+  raw[..., 3] = -np.abs(raw[..., 3]) - 0.5
+  cotangent = np.random.default_rng(9).normal(size=(4, 3))
+
+  def loss(raw_in, revive):
+    out = compositing.composite(raw_in, jnp.asarray(z), jnp.asarray(rays_d), jnp.asarray(bg_rgb),
+                                white_bkgd=False, revive=revive)
+    return jnp.sum(out.rgb * cotangent)
+
+  plain = compositing.composite(jnp.asarray(raw), z, rays_d, bg_rgb, white_bkgd=False)
+  revived = compositing.composite(jnp.asarray(raw), z, rays_d, bg_rgb, white_bkgd=False,
+                                  revive=jnp.asarray(True))
+  np.testing.assert_array_equal(np.asarray(plain.rgb), np.asarray(revived.rgb))
+  assert not np.any(np.asarray(jax.grad(loss)(jnp.asarray(raw), False))[..., 3])
+  got = np.asarray(jax.grad(loss)(jnp.asarray(raw), jnp.asarray(True)))[..., 3]
+
+  at_zero = raw.astype(np.float64)
+  at_zero[..., 3] = 0.0
+  h = 1e-5
+  base = np.sum(_composite_reference(at_zero, z, rays_d, bg_rgb, False)['rgb'] * cotangent)
+  want = np.zeros(raw.shape[:2])
+  for r, k in np.ndindex(*want.shape):
+    moved = at_zero.copy()
+    moved[r, k, 3] = h
+    want[r, k] = (np.sum(_composite_reference(moved, z, rays_d, bg_rgb, False)['rgb'] * cotangent)
+                  - base) / h
+  assert np.abs(want).max() > 1e-2  # the check has something to find
+  np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
