@@ -177,13 +177,15 @@ def default_config() -> ml_collections.ConfigDict:
   t.start_step = 0
   t.prefetch = 2            # host-side batches prepared ahead of the device
   # Reviving dead fields (no authors' flags; docs/training.md, "Dead fields"): a training pass in
-  # which fewer than density_revive_below of the samples have positive raw density passes every
-  # sample the gradient of its density at 0, as if relu were the identity (the values are relu's).
-  # Without it one field stayed dead in about half of all runs from scratch, the authors' too. The
-  # default 1e-4 means "no positive sample" at the test and demo batch sizes (448-7936 samples a
+  # which fewer than density_revive_below of the samples have positive raw density adds
+  # N(0, density_revive_noise^2) to every raw density; where even then fewer than that share are
+  # positive, its density passes the gradient of the identity instead of relu's (values unchanged).
+  # Without revival one field stayed dead in about half of all runs from scratch, the authors' too.
+  # The default 1e-4 means "no positive sample" at the test and demo batch sizes (448-7936 samples a
   # pass), and at most 0.01% at larger ones: a pass that gets no gradient through its density.
   # density_revive_below = 0: the authors' training.
   t.density_revive_below = 1e-4
+  t.density_revive_noise = 1.0
   # Dead-field check (train/dead_fields.py; no authors' flag): training stops with an error once a
   # field's training PSNR has stayed within dead_field_min_gain_db of the background plate's for
   # dead_field_patience consecutive steps (0: no check).
@@ -287,7 +289,7 @@ _LOWER_BOUNDS = (
     ('model.feature_hidden', 1, False), ('model.feature_dim', 1, False),
     ('model.num_slots', 1, False), ('model.slot_dim', 1, False), ('model.slot_iters', 1, False),
     ('model.slot_side_dim', 1, False),
-    ('train.density_revive_below', 0, False),
+    ('train.density_revive_below', 0, False), ('train.density_revive_noise', 0, False),
     ('train.dead_field_patience', 0, False), ('train.dead_field_min_gain_db', 0, False),
     ('data.extra_outside_rate', 0, False), ('render.accel.coarse_aggregation_stride', 1, False),
 )

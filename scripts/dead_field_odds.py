@@ -8,7 +8,7 @@ that many val frames of identity 0 (dense sampler) after the last step and repor
 
 Prints a table and writes JSON (--out): one record per seed {seed, coarse: [first, last], fine:
 [first, last], dead: [field names], live: [coarse, fine] share of positive-density samples over the
-last 10 steps, revived_steps: [coarse, fine] steps whose pass was revived, val_psnr} and a summary {config, overrides, steps, seeds, runs_with_dead_field,
+last 10 steps, revived_steps: [coarse, fine] steps whose pass got the revival noise, val_psnr} and a summary {config, overrides, steps, seeds, runs_with_dead_field,
 dead_fields}.
 
   python scripts/dead_field_odds.py --config=configs/test.py --data_dir=DATA/finetune --seeds=10

@@ -276,18 +276,18 @@ class Selection(NamedTuple):
   `slot_init='random'` the second evaluation draws other slot noise than the first. A pass that
   keeps an F~ table for interpolation (the coarse pass) also keeps the evaluated neighbours of its
   selected samples and writes their differentiated F~ into the table (`_differentiate_selected`).
-  A pass that revives its density (`MarchMode.revives`: none of its samples is positive) keeps
-  every evaluated sample, as far as the budget goes, since each now passes a gradient.
+  A pass that revives its density (`revival`: not one noisy sample is positive) keeps every
+  evaluated sample, as far as the budget goes, since each now passes a gradient.
 
-  noise_std: the pass's density-noise standard deviation (`MarchMode.noise_std`); noise_key: its
-  key (the one `composite` draws the same noise from). revives: `MarchMode.revives`.
+  noise_std: the pass's density-noise rule (`MarchMode.noise_std`); noise_key: its key (the one
+  `composite` draws the same noise from). revival: `MarchMode.revival_rule`.
   """
   budget: int
   alpha_threshold: float
   transmittance_threshold: float
-  noise_std: float
+  noise_std: Callable[[jax.Array], float | jax.Array]
   noise_key: jax.Array | None
-  revives: Callable[[jax.Array], bool | jax.Array]
+  revival: Callable[[jax.Array], jax.Array] | None
 
 
 class _Pass(NamedTuple):
@@ -450,11 +450,12 @@ def _differentiate_selected(query, rays: Rays, z: jax.Array, raw: jax.Array,
   """
   num_rays, num_samples = z.shape
   own = raw[:, :, 0]
-  sigma = noisy_density(own[..., 3], selection.noise_std, selection.noise_key)
+  sigma = noisy_density(own[..., 3], selection.noise_std(own), selection.noise_key)
   alpha = opacity(sigma, intervals(z, rays.directions))
-  keep = here & (((sigma > 0.0) & (alpha > selection.alpha_threshold)
-                  & (transmittance(alpha) > selection.transmittance_threshold))
-                 | selection.revives(own))
+  keep = (here & (sigma > 0.0) & (alpha > selection.alpha_threshold)
+          & (transmittance(alpha) > selection.transmittance_threshold))
+  if selection.revival is not None:
+    keep = keep | (here & selection.revival(sigma))
   for f in range(1, raw.shape[2]):  # other fields at these samples (the fine one at coarse depths)
     keep = keep | (here & (raw[:, :, f, 3] > 0.0))
   if table is not None:
@@ -580,7 +581,7 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
       return None
     return Selection(budget=budget.kept[index], alpha_threshold=float(a.train_alpha_threshold),
                      transmittance_threshold=float(a.train_keep_transmittance),
-                     noise_std=mode.noise_std, noise_key=noise_key, revives=mode.revives)
+                     noise_std=mode.noise_std, noise_key=noise_key, revival=mode.revival_rule)
 
   z = coarse_z(rays.near, rays.far, r.N_samples, lindisp=r.lindisp,
                key=keys.strata if mode.randomise else None)
@@ -604,8 +605,8 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
         termination, fields, coarse_keeps_offsets, chunk)
   raw_coarse = coarse_pass.raw[:, :, 0]
   coarse = composite(raw_coarse, z, rays.directions, rays.background, white_bkgd=r.white_bkgd,
-                     raw_noise_std=mode.noise_std, key=keys.noise_coarse,
-                     revive=mode.revives(raw_coarse))
+                     raw_noise_std=mode.noise_std(raw_coarse), key=keys.noise_coarse,
+                     revival=mode.revival_rule)
 
   depths = fine_z(z, coarse.weights, r.N_importance, key=keys.pdf if mode.randomise else None)
   z_all = depths.z
@@ -634,7 +635,8 @@ def march_accelerated(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode,
                              _interpolated_offsets(coarse_pass.offsets, brackets), offsets_fine)
   raw = fine_pass.raw[:, :, 0]
   fine = composite(raw, z_all, rays.directions, rays.background, white_bkgd=r.white_bkgd,
-                   raw_noise_std=mode.noise_std, key=keys.noise_fine, revive=mode.revives(raw))
+                   raw_noise_std=mode.noise_std(raw), key=keys.noise_fine,
+                   revival=mode.revival_rule)
 
   requested = jnp.concatenate([coarse_pass.requested, fine_pass.requested])
   budgets = jnp.array(budget.coarse + budget.fine, jnp.int32)

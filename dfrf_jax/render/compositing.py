@@ -9,6 +9,8 @@ Its building blocks (`intervals`, `noisy_density`, `density`, `opacity`, `surviv
 enough to stop, and which samples a training step differentiates.
 """
 
+from collections.abc import Callable
+
 import chex
 from flax import struct
 import jax
@@ -43,7 +45,7 @@ def density(sigma: jax.Array, revive: bool | jax.Array = False) -> jax.Array:
   With `revive` (a bool or a traced [] bool) the values are the same, but the gradient is that of
   the identity: a sample with negative sigma passes d loss / d density, taken at density 0, back to
   sigma. That is what a field whose every sample has negative sigma lacks (relu passes it nothing);
-  the training step sets `revive` for such a pass only (train/step.py `revival_rule`).
+  training sets `revive` for such a pass only (train/step.py `gradient_revival_rule`).
   """
   dead_gradient = jax.nn.relu(sigma)
   if isinstance(revive, bool) and not revive:
@@ -80,9 +82,10 @@ def transmittance(alpha: jax.Array) -> jax.Array:
                      -1)
 
 
-def noisy_density(sigma: jax.Array, raw_noise_std: float, key: jax.Array | None) -> jax.Array:
-  """sigma [R, S] plus N(0, raw_noise_std^2) training noise drawn from `key` (none at 0)."""
-  if raw_noise_std <= 0.0:
+def noisy_density(sigma: jax.Array, raw_noise_std: float | jax.Array,
+                  key: jax.Array | None) -> jax.Array:
+  """sigma [R, S] plus N(0, raw_noise_std^2) training noise drawn from `key` (none for a Python 0)."""
+  if isinstance(raw_noise_std, (int, float)) and raw_noise_std <= 0.0:
     return sigma
   if key is None:
     raise ValueError('composite: density noise (raw_noise_std) needs a PRNG key, got key=None.')
@@ -105,8 +108,9 @@ def transmittance_after(sigma: jax.Array, z: jax.Array, rays_d: jax.Array) -> ja
 
 
 def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array, *,
-              white_bkgd: bool, raw_noise_std: float = 0.0, key: jax.Array | None = None,
-              revive: bool | jax.Array = False) -> Composite:
+              white_bkgd: bool, raw_noise_std: float | jax.Array = 0.0,
+              key: jax.Array | None = None,
+              revival: Callable[[jax.Array], jax.Array] | None = None) -> Composite:
   """Composites raw network outputs along each ray.
 
   Args:
@@ -115,9 +119,11 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
     rays_d: [R, 3] ray directions, not normalised; intervals are scaled by their length.
     bg_rgb: [R, 3] background colour in [0, 1], used as the last sample's colour.
     white_bkgd: add (1 - acc) to the colour, as the authors' `white_bkgd` (on by default there).
-    raw_noise_std: standard deviation of Gaussian noise added to the density logit (training only).
-    key: PRNG key for that noise; required unless raw_noise_std is 0.
-    revive: density with the identity's gradient (`density`): a bool or a traced [] bool.
+    raw_noise_std: standard deviation of Gaussian noise added to the density logit (training only);
+      a traced scalar is allowed (the noise is then always drawn and scaled by it).
+    key: PRNG key for that noise; required unless raw_noise_std is a Python 0.
+    revival: a rule ([R, S] noisy density logits -> [] bool) saying whether the pass's density
+      passes the identity's gradient (`density`); None: relu's.
 
   Returns:
     A `Composite`.
@@ -126,7 +132,8 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
   chex.assert_shape(raw, (num_rays, num_samples, 4))
   chex.assert_shape([rays_d, bg_rgb], (num_rays, 3))
   rgb = jnp.concatenate([jax.nn.sigmoid(raw[:, :-1, :3]), bg_rgb[:, None, :]], 1)
-  alpha = opacity(noisy_density(raw[..., 3], raw_noise_std, key), intervals(z, rays_d), revive)
+  sigma = noisy_density(raw[..., 3], raw_noise_std, key)
+  alpha = opacity(sigma, intervals(z, rays_d), False if revival is None else revival(sigma))
   weights = alpha * transmittance(alpha)
   rgb_map = jnp.sum(weights[..., None] * rgb, 1)
   depth = jnp.sum(weights * z, -1)

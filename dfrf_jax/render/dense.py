@@ -32,13 +32,14 @@ def march_dense(field: Field, rays: Rays, keys: RayKeys, mode: MarchMode) -> Ren
   z = jnp.broadcast_to(z, (rays.num, r.N_samples))
   raw_coarse, _ = _query_pass(field, rays, z, keys.slots_coarse, fine=False)
   coarse = composite(raw_coarse, z, rays.directions, rays.background, white_bkgd=r.white_bkgd,
-                     raw_noise_std=mode.noise_std, key=keys.noise_coarse,
-                     revive=mode.revives(raw_coarse))
+                     raw_noise_std=mode.noise_std(raw_coarse), key=keys.noise_coarse,
+                     revival=mode.revival_rule)
 
   depths = fine_z(z, coarse.weights, r.N_importance, key=keys.pdf if mode.randomise else None)
   raw, offsets = _query_pass(field, rays, depths.z, keys.slots_fine, fine=True)
   fine = composite(raw, depths.z, rays.directions, rays.background, white_bkgd=r.white_bkgd,
-                   raw_noise_std=mode.noise_std, key=keys.noise_fine, revive=mode.revives(raw))
+                   raw_noise_std=mode.noise_std(raw), key=keys.noise_fine,
+                   revival=mode.revival_rule)
   return RenderOutput(coarse=coarse, fine=fine, z_fine=depths.z, offsets_fine=offsets,
                       sigma_coarse=raw_coarse[..., 3], sigma_fine=raw[..., 3],
                       z_std=jnp.std(depths.samples, -1))

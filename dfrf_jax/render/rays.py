@@ -24,8 +24,10 @@ from dfrf_jax.model.dfrf import DFRF, QueryOutput
 from dfrf_jax.render import cameras
 from dfrf_jax.render.compositing import Composite
 
-# A pass's raw densities [R, S] -> whether its density passes the identity's gradient ([] traced
-# bool; compositing.density).
+# A pass's raw densities [R, S] -> the standard deviation of the noise added to them ([] traced).
+DensityNoise = Callable[[jax.Array], jax.Array]
+# A pass's noisy raw densities [R, S] -> whether its density passes the identity's gradient ([]
+# traced bool; compositing.density).
 RevivalRule = Callable[[jax.Array], jax.Array]
 
 
@@ -176,23 +178,28 @@ class MarchMode:
     raw_noise_std, white_bkgd, chunk, and `accel` for the accelerated marcher).
   train: training mode (stratified depths with `perturb`, density noise, the training termination
     threshold).
-  revival: with `train`, the rule that says which passes revive their density
-    (train/step.py `revival_rule`); None: none does.
+  density_noise: with `train`, the rule giving each pass its density-noise standard deviation
+    (train/step.py `density_noise_rule`) instead of render_config.raw_noise_std.
+  revival: with `train`, the rule saying which passes, after that noise, revive their density
+    (train/step.py `gradient_revival_rule`); None: none does.
   """
   render_config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict
   train: bool = False
+  density_noise: DensityNoise | None = None
   revival: RevivalRule | None = None
 
-  @property
-  def noise_std(self) -> float:
-    """Density-noise standard deviation: render_config.raw_noise_std in training, else 0."""
-    return float(self.render_config.raw_noise_std) if self.train else 0.0
+  def noise_std(self, raw: jax.Array) -> float | jax.Array:
+    """Density-noise standard deviation of a pass with raw outputs [R, S, 4]."""
+    if not self.train:
+      return 0.0
+    if self.density_noise is None:
+      return self.render_config.raw_noise_std
+    return self.density_noise(raw[..., 3])
 
-  def revives(self, raw: jax.Array) -> bool | jax.Array:
-    """Whether a pass with raw outputs [R, S, 4] revives its density (`compositing.density`)."""
-    if not self.train or self.revival is None:
-      return False
-    return self.revival(raw[..., 3])
+  @property
+  def revival_rule(self) -> RevivalRule | None:
+    """`revival` in training, else None."""
+    return self.revival if self.train else None
 
   @property
   def randomise(self) -> bool:

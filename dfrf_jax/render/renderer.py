@@ -24,8 +24,8 @@ from dfrf_jax.render.accelerated import MarchStats, march_accelerated
 from dfrf_jax.render.chunking import map_in_chunks
 from dfrf_jax.render.dense import march_dense
 from dfrf_jax.render.march_state import MarchState, refit
-from dfrf_jax.render.rays import (Field, FrameInputs, ImageOutput, MarchMode, Rays, RenderOutput,
-                                  RevivalRule, View, frame_inputs, image_output, ray_keys)
+from dfrf_jax.render.rays import (DensityNoise, Field, FrameInputs, ImageOutput, MarchMode, Rays,
+                                  RenderOutput, View, frame_inputs, image_output, ray_keys)
 
 __all__ = ['FrameInputs', 'ImageOutput', 'RenderOutput', 'frame_inputs', 'march', 'march_image',
            'render_frame', 'render_image', 'render_rays']
@@ -104,11 +104,11 @@ def render_frame(field: Field, view: View, key: jax.Array | None, mode: MarchMod
 def render_rays(model: DFRF, params: dict, frame: FrameInputs, rays_o: jax.Array, rays_d: jax.Array,
                 bg_rgb: jax.Array, near: float, far: float, render_config: ml_collections.ConfigDict,
                 key: jax.Array | None, train: bool, use_warp: bool = True,
-                revival: RevivalRule | None = None) -> RenderOutput:
+                density_noise: DensityNoise | None = None) -> RenderOutput:
   """The dense `march` of rays_o, rays_d [R, 3] with background bg_rgb [R, 3] (the authors' API)."""
   field = Field(model=model, params=params, frame=frame, use_warp=use_warp)
   rays = Rays(origins=rays_o, directions=rays_d, background=bg_rgb, near=near, far=far)
-  return march(field, rays, key, MarchMode(render_config, train, revival))[0]
+  return march(field, rays, key, MarchMode(render_config, train, density_noise))[0]
 
 
 def render_image(model: DFRF, params: dict, frame: FrameInputs, c2w: jax.Array, bg_image: jax.Array,

@@ -20,7 +20,7 @@ import ml_collections
 from dfrf_jax.model.dfrf import DFRF, audio_code
 from dfrf_jax.render import cameras
 from dfrf_jax.render.march_state import MarchState
-from dfrf_jax.render.rays import Field, MarchMode, Rays, RevivalRule, frame_inputs
+from dfrf_jax.render.rays import DensityNoise, Field, MarchMode, Rays, RevivalRule, frame_inputs
 from dfrf_jax.render.renderer import march
 from dfrf_jax.train import batches, losses, optimizer
 from dfrf_jax.train.batches import Batch
@@ -35,12 +35,14 @@ StepFn = Callable[..., tuple[TrainState, Metrics]]
 def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batch: Batch,
             key: jax.Array, near: float, far: float, smoothing: bool, use_warp: bool,
             state: MarchState | None = None,
+            density_noise: DensityNoise | None = None,
             revival: RevivalRule | None = None) -> tuple[jax.Array, Metrics]:
   """mse(fine) + mse(coarse) + L2loss_weight * offset regulariser, and its parts.
 
   The rays are marched by `renderer.march` with the marching state `state` (None: every sample);
-  with a state the metrics also hold its MarchStats under 'march'. `revival` (`revival_rule`) says
-  which passes revive their density.
+  with a state the metrics also hold its MarchStats under 'march'. `density_noise`
+  (`density_noise_rule`) sets the density noise of each pass instead of render.raw_noise_std;
+  `revival` (`gradient_revival_rule`) says which passes then revive their density.
   With train.audio_from_face_only only the face rectangle's rays train the audio code
   (`trains_audio`).
   """
@@ -51,9 +53,9 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
   rays_o, rays_d = cameras.pixel_rays(batch.pixels, batch.c2w, focal, cx, cy)
   rays = Rays(origins=rays_o, directions=rays_d, background=batch.bg, near=near, far=far,
               trains_audio=trains_audio(config, rays_o.shape[0]))
-  out, stats = march(field, rays, key, MarchMode(config.render, True, revival), state)
+  out, stats = march(field, rays, key, MarchMode(config.render, True, density_noise, revival), state)
   extra = {} if stats is None else {'march': stats}
-  if revival is not None:  # 1 where a pass revived its density (`revival_rule`)
+  if density_noise is not None:  # 1 where a pass got the revival noise (`density_noise_rule`)
     extra.update(revive=losses.live_share(out.sigma_fine) < config.train.density_revive_below,
                  revive0=losses.live_share(out.sigma_coarse) < config.train.density_revive_below)
   mse_fine = losses.mse(out.fine.rgb, batch.target)
@@ -77,27 +79,52 @@ def trains_audio(config: ml_collections.ConfigDict, num_rays: int) -> jax.Array 
   return jnp.arange(num_rays) < num_face
 
 
-def revival_rule(config: ml_collections.ConfigDict) -> RevivalRule | None:
-  """Which training passes revive their density: those that would teach it nothing.
+def density_noise_rule(config: ml_collections.ConfigDict) -> DensityNoise | None:
+  """How much noise a training pass adds to its raw densities, to revive a dying field.
 
-  A field whose raw density is negative on every sample gets no gradient through its density (relu
-  passes none) and may stay dead (docs/training.md, "Dead fields"). A pass in which fewer than
+  A field whose raw density is negative on every sample gets no gradient through its density and
+  may stay dead (docs/training.md, "Dead fields"). A pass in which fewer than
   train.density_revive_below of the samples have positive raw density (default 1e-4: none, at
-  batches of up to 10k samples) renders as usual but passes back, for every sample, the gradient
-  the loss has for its density at 0 (`compositing.density`): where more density would bring the
-  ray's colour closer to the target, sigma rises, however far below 0 it is. Any other pass trains
-  as the authors' does, so a run in which no pass ever comes to 0 positive samples is theirs.
+  batches of up to 10k samples) gets N(0, train.density_revive_noise^2) noise on every raw density,
+  so that about half of its samples contribute and pass gradients again (where even that leaves no
+  sample positive, `gradient_revival_rule` takes over); any other pass gets render.raw_noise_std
+  (the authors' 0). A pass with even a few positive samples gets gradients without help; the early
+  dips of healthy fields mostly keep some, and train unchanged.
 
   Returns:
-    The rule ([R, S] raw densities of one pass -> [] bool), or None when revival is off
-    (train.density_revive_below = 0).
+    The rule ([R, S] raw densities of one pass -> [] noise std), or None when revival is off.
   """
-  below = config.train.density_revive_below
-  if below <= 0:
+  t, r = config.train, config.render
+  if t.density_revive_below <= 0 or t.density_revive_noise <= 0:
     return None
 
   def rule(raw_sigma: jax.Array) -> jax.Array:
-    return losses.live_share(jax.lax.stop_gradient(raw_sigma)) < below
+    dying = losses.live_share(jax.lax.stop_gradient(raw_sigma)) < t.density_revive_below
+    return jnp.where(dying, jnp.float32(t.density_revive_noise), jnp.float32(r.raw_noise_std))
+
+  return rule
+
+
+def gradient_revival_rule(config: ml_collections.ConfigDict) -> RevivalRule | None:
+  """Which training passes pass their density the identity's gradient: those the noise cannot reach.
+
+  The noise of `density_noise_rule` has a fixed scale (train.density_revive_noise). A field whose
+  raw densities have been driven several times that far below 0 (within a few steps, at a high
+  learning rate) gets noise on every pass and still no positive sample, and stays dead. A pass in
+  which, after its noise, fewer than train.density_revive_below of the samples are positive
+  therefore keeps its values but passes every sample the gradient the loss has for its density at
+  0 (`compositing.density`): where more density would bring the ray's colour closer to the target,
+  sigma rises, however far below 0 it is. Where the noise makes samples positive, nothing changes.
+
+  Returns:
+    The rule ([R, S] noisy raw densities of one pass -> [] bool), or None when revival is off.
+  """
+  t = config.train
+  if t.density_revive_below <= 0:
+    return None
+
+  def rule(noisy_sigma: jax.Array) -> jax.Array:
+    return losses.live_share(jax.lax.stop_gradient(noisy_sigma)) < t.density_revive_below
 
   return rule
 
@@ -119,7 +146,7 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     The step. It consumes (donates) `state`. Metrics are replicated scalars: loss, mse, mse0, psnr,
     psnr0 (fine and coarse field), psnr_bg (the batch's background plate alone: where a field that
     renders nothing stays), live, live0 (`losses.live_share` of the fine and coarse samples), with
-    revival on also revive, revive0 (1 where that pass revived its density), offset_reg, lr,
+    revival on also revive, revive0 (1 where that pass got the revival noise), offset_reg, lr,
     grad_norm and `finite` (loss and every gradient finite). A marching state adds
     samples_per_ray (samples of both passes per ray at which a field ran), aggregations_per_ray
     (of those, the samples whose F~ was aggregated rather than interpolated), overflow (occupied samples dropped
@@ -134,7 +161,7 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     key = jax.random.fold_in(state.key, state.step)
     grads, metrics = jax.grad(loss_fn, has_aux=True)(
         state.params, model, config, batch, key, near, far, smoothing, use_warp, march_state,
-        revival_rule(config))
+        density_noise_rule(config), gradient_revival_rule(config))
     params, opt_state = optimizer.apply_gradients(state.params, grads, state.opt_state, state.step,
                                                   config.train, smoothing)
     grad_leaves = jax.tree.leaves(grads)

@@ -143,15 +143,15 @@ def test_revived_composite_passes_the_gradient_at_zero_density():
 
   def loss(raw_in, revive):
     out = compositing.composite(raw_in, jnp.asarray(z), jnp.asarray(rays_d), jnp.asarray(bg_rgb),
-                                white_bkgd=False, revive=revive)
+                                white_bkgd=False, revival=lambda sigma: revive)
     return jnp.sum(out.rgb * cotangent)
 
   plain = compositing.composite(jnp.asarray(raw), z, rays_d, bg_rgb, white_bkgd=False)
   revived = compositing.composite(jnp.asarray(raw), z, rays_d, bg_rgb, white_bkgd=False,
-                                  revive=jnp.asarray(True))
+                                  revival=lambda sigma: jnp.all(sigma < 0))
   np.testing.assert_array_equal(np.asarray(plain.rgb), np.asarray(revived.rgb))
   assert not np.any(np.asarray(jax.grad(loss)(jnp.asarray(raw), False))[..., 3])
-  got = np.asarray(jax.grad(loss)(jnp.asarray(raw), jnp.asarray(True)))[..., 3]
+  got = np.asarray(jax.grad(loss)(jnp.asarray(raw), True))[..., 3]
 
   at_zero = raw.astype(np.float64)
   at_zero[..., 3] = 0.0
@@ -165,3 +165,17 @@ def test_revived_composite_passes_the_gradient_at_zero_density():
                   - base) / h
   assert np.abs(want).max() > 1e-2  # the check has something to find
   np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+
+
+def test_revival_rule_sees_the_noisy_densities():
+  raw, z, rays_d, bg_rgb = _random_inputs(np.random.default_rng(10), 3, 5)
+  key, seen = jax.random.key(11), []
+
+  def rule(sigma):
+    seen.append(np.asarray(sigma))
+    return jnp.asarray(False)
+
+  compositing.composite(raw, z, rays_d, bg_rgb, white_bkgd=False, raw_noise_std=0.5, key=key,
+                        revival=rule)
+  want = raw[..., 3] + 0.5 * np.asarray(jax.random.normal(key, raw.shape[:2]))
+  np.testing.assert_allclose(seen[0], want, rtol=1e-6, atol=1e-6)

@@ -1,4 +1,5 @@
-"""Dead radiance fields: the monitor's rule, the stop of a real run, and the revival of a dead pass."""
+"""Dead radiance fields: the monitor's rule, the stop of a real run, and the revival of a dead pass
+(density noise, then the identity's gradient where the noise cannot reach)."""
 
 import json
 
@@ -73,26 +74,44 @@ def _pass(rays: int, samples: int, positive: int) -> jnp.ndarray:
   return jnp.asarray(np.concatenate([inner.reshape(rays, samples - 1), background], axis=1))
 
 
-def test_revival_fires_on_a_dead_pass_and_not_on_an_early_dip():
+def test_density_noise_fires_on_a_dead_pass_and_not_on_an_early_dip():
   """Default rule, at configs/test.py's pass sizes (64 rays x 8 and 16 samples) and the demo's (256 x
   16 and 32). Without revival a healthy coarse field (test config, seed 4) started with 2 of its 448
   samples positive and rose by itself; dying ones (seeds 3 fine, 7 coarse) went through 1-5
   positive samples to none in the first 3-5 steps and stayed there (docs/training.md, "Dead fields")."""
-  rule = jax.jit(step_lib.revival_rule(tiny_config()))
-  for rays, samples in ((64, 8), (64, 16), (256, 16), (256, 32)):
-    assert bool(rule(_pass(rays, samples, positive=0)))  # dead: revive
-    for positive in (1, 2, 5, rays * (samples - 1) // 2):  # a dip, or healthy: unchanged
-      assert not bool(rule(_pass(rays, samples, positive))), (rays, positive)
-
-
-def test_revival_threshold_follows_the_config():
   config = tiny_config()
+  config.render.raw_noise_std = 0.1  # what a pass without revival gets
+  rule = step_lib.density_noise_rule(config)
+  for rays, samples in ((64, 8), (64, 16), (256, 16), (256, 32)):
+    assert float(rule(_pass(rays, samples, positive=0))) == pytest.approx(1.0)  # dead: revive
+    for positive in (1, 2, 5, rays * (samples - 1) // 2):  # a dip, or healthy: unchanged
+      assert float(rule(_pass(rays, samples, positive))) == pytest.approx(0.1), (rays, positive)
+
+
+def test_density_noise_threshold_and_strength_follow_the_config():
+  config = tiny_config()
+  config.train.density_revive_below, config.train.density_revive_noise = 0.05, 0.7
+  config.render.raw_noise_std = 0.1
+  rule = step_lib.density_noise_rule(config)
+  for positive, want in ((0, 0.7), (1, 0.7), (2, 0.1), (20, 0.1)):  # of 36 inner samples
+    assert float(rule(_pass(4, 10, positive))) == pytest.approx(want)
+  config.train.density_revive_below = 0.0  # the authors' training: no rule at all
+  assert step_lib.density_noise_rule(config) is None
+
+
+def test_gradient_revival_fires_where_the_noise_left_no_sample_positive():
+  config = tiny_config()
+  rule = jax.jit(step_lib.gradient_revival_rule(config))
+  for rays, samples in ((64, 8), (256, 32)):
+    assert bool(rule(_pass(rays, samples, positive=0)))
+    for positive in (1, 5, rays * (samples - 1) // 2):
+      assert not bool(rule(_pass(rays, samples, positive))), (rays, positive)
   config.train.density_revive_below = 0.05
-  rule = step_lib.revival_rule(config)
+  rule = step_lib.gradient_revival_rule(config)
   for positive, want in ((0, True), (1, True), (2, False), (20, False)):  # of 36 inner samples
     assert bool(rule(_pass(4, 10, positive))) == want
   config.train.density_revive_below = 0.0  # the authors' training: no rule at all
-  assert step_lib.revival_rule(config) is None
+  assert step_lib.gradient_revival_rule(config) is None
 
 
 def test_revival_brings_back_a_field_that_starts_dead(tmp_path):
@@ -101,7 +120,7 @@ def test_revival_brings_back_a_field_that_starts_dead(tmp_path):
 
   (Which seeds die by themselves depends on every random draw of a run; this field is dead by
   construction: its density layer is zero weights and a negative bias, so relu passes no gradient.
-  At -30 the first rule, N(0, 1) noise on a dead pass's densities, made no sample positive.)
+  At -30 the noise, N(0, 1), makes no sample positive: the identity's gradient revives it.)
   """
   config = tiny_config()
   for bias in (-0.5, -30.0):
