@@ -8,8 +8,9 @@ that many val frames of identity 0 (dense sampler) after the last step and repor
 
 Prints a table and writes JSON (--out): one record per seed {seed, coarse: [first, last], fine:
 [first, last], dead: [field names], live: [coarse, fine] share of positive-density samples over the
-last 10 steps, revived_steps: [coarse, fine] steps whose pass got the revival noise, val_psnr} and a summary {config, overrides, steps, seeds, runs_with_dead_field,
-dead_fields}.
+last 10 steps, revived_steps: [coarse, fine] steps whose pass got the revival noise,
+gradient_revived_steps: [coarse, fine] steps whose pass then passed the identity's gradient,
+val_psnr} and a summary {config, overrides, steps, seeds, runs_with_dead_field, dead_fields}.
 
   python scripts/dead_field_odds.py --config=configs/test.py --data_dir=DATA/finetune --seeds=10
   python scripts/dead_field_odds.py --config=configs/demo.py --data_dir=DATA/finetune \\
@@ -115,6 +116,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
     record['live'].append(round(float(np.mean([r[live_key] for r in rows[-WINDOW:]])), 3))
     revive_key = live_key.replace('live', 'revive')
     record.setdefault('revived_steps', []).append(sum(int(r.get(revive_key, 0)) for r in rows))
+    record.setdefault('gradient_revived_steps', []).append(
+        sum(int(r.get(revive_key.replace('revive', 'revive_grad'), 0)) for r in rows))
     if last - first < MIN_GAIN_DB:
       record['dead'].append(name)
   record['val_psnr'] = _val_psnr(config, state, args.val_frames)
@@ -141,7 +144,7 @@ def main() -> None:
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
   records = []
   header = f'{"seed":>4}  {"coarse first->last":>20}  {"fine first->last":>18}  {"live c/f":>11}  ' \
-           f'{"val PSNR":>8}  dead    revived c/f'
+           f'{"val PSNR":>8}  dead    revived c/f (gradient c/f)'
   seeds = ([int(s) for s in args.seed_list.split(',')] if args.seed_list
            else range(args.first_seed, args.first_seed + args.seeds))
   for seed in seeds:
@@ -151,10 +154,11 @@ def main() -> None:
       print(header)
     val = '' if record['val_psnr'] is None else f'{record["val_psnr"]:.2f}'
     dead, revived = ','.join(record['dead']) or '-', record['revived_steps']
+    gradient = record['gradient_revived_steps']
     print(f'{seed:>4}  {record["coarse"][0]:>9.2f} -> {record["coarse"][1]:>6.2f}  '
           f'{record["fine"][0]:>7.2f} -> {record["fine"][1]:>6.2f}  '
           f'{record["live"][0]:>5.3f}/{record["live"][1]:<5.3f}  {val:>8}  '
-          f'{dead:<6}  {revived[0]}/{revived[1]}', flush=True)
+          f'{dead:<6}  {revived[0]}/{revived[1]} ({gradient[0]}/{gradient[1]})', flush=True)
     summary = _summary(args, records)
     if args.out:  # after every seed, so that a stopped run keeps what it measured
       pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ class Composite:
     depth: [R] expected depth, the weighted sum of sample depths.
     depth_grid: [R, S] weights * depths (the authors' `depth_grid`, used by the warp regulariser).
     last_weight: [R] weight of the last (background) sample.
+    revived: [] bool, whether the density passed the identity's gradient (`composite`'s revival).
   """
   rgb: jax.Array
   disp: jax.Array
@@ -37,6 +38,7 @@ class Composite:
   depth: jax.Array
   depth_grid: jax.Array
   last_weight: jax.Array
+  revived: jax.Array
 
 
 def density(sigma: jax.Array, revive: bool | jax.Array = False) -> jax.Array:
@@ -133,7 +135,8 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
   chex.assert_shape([rays_d, bg_rgb], (num_rays, 3))
   rgb = jnp.concatenate([jax.nn.sigmoid(raw[:, :-1, :3]), bg_rgb[:, None, :]], 1)
   sigma = noisy_density(raw[..., 3], raw_noise_std, key)
-  alpha = opacity(sigma, intervals(z, rays_d), False if revival is None else revival(sigma))
+  revived = jnp.asarray(False) if revival is None else revival(sigma)
+  alpha = opacity(sigma, intervals(z, rays_d), False if revival is None else revived)
   weights = alpha * transmittance(alpha)
   rgb_map = jnp.sum(weights[..., None] * rgb, 1)
   depth = jnp.sum(weights * z, -1)
@@ -142,4 +145,4 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
   if white_bkgd:
     rgb_map = rgb_map + (1.0 - acc[:, None])
   return Composite(rgb=rgb_map, disp=disp, acc=acc, weights=weights, depth=depth,
-                   depth_grid=weights * z, last_weight=weights[:, -1])
+                   depth_grid=weights * z, last_weight=weights[:, -1], revived=revived)

@@ -58,6 +58,8 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
   if density_noise is not None:  # 1 where a pass got the revival noise (`density_noise_rule`)
     extra.update(revive=losses.live_share(out.sigma_fine) < config.train.density_revive_below,
                  revive0=losses.live_share(out.sigma_coarse) < config.train.density_revive_below)
+  if revival is not None:  # 1 where a pass's density passed the identity's gradient
+    extra.update(revive_grad=out.fine.revived, revive_grad0=out.coarse.revived)
   mse_fine = losses.mse(out.fine.rgb, batch.target)
   mse_coarse = losses.mse(out.coarse.rgb, batch.target)
   reg = losses.offset_regularizer(out.offsets_fine, out.fine.weights, out.z_fine, out.sigma_fine,
@@ -146,7 +148,8 @@ def make_train_step(model: DFRF, config: ml_collections.ConfigDict, near: float,
     The step. It consumes (donates) `state`. Metrics are replicated scalars: loss, mse, mse0, psnr,
     psnr0 (fine and coarse field), psnr_bg (the batch's background plate alone: where a field that
     renders nothing stays), live, live0 (`losses.live_share` of the fine and coarse samples), with
-    revival on also revive, revive0 (1 where that pass got the revival noise), offset_reg, lr,
+    revival on also revive, revive0 (1 where that pass got the revival noise) and revive_grad,
+    revive_grad0 (1 where it then passed the identity's gradient), offset_reg, lr,
     grad_norm and `finite` (loss and every gradient finite). A marching state adds
     samples_per_ray (samples of both passes per ray at which a field ran), aggregations_per_ray
     (of those, the samples whose F~ was aggregated rather than interpolated), overflow (occupied samples dropped

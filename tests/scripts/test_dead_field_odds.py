@@ -15,7 +15,7 @@ def test_one_seed_with_a_val_render(tmp_path):
   assert done.returncode == 0, done.stderr[-3000:]
   result = json.loads(out.read_text())
   run, = result['runs']
-  assert run['seed'] == 3 and run['revived_steps'] == [0, 0]  # revival off
+  assert run['seed'] == 3 and run['revived_steps'] == run['gradient_revived_steps'] == [0, 0]  # off
   assert result['summary']['dead_at'] == 20
   assert result['summary']['overrides'] == ['train.density_revive_below=0.0', 'train.lrate=0.05']
   # At 10x configs/test.py's lrate, seed 3's coarse field dies on the fixture without revival.
