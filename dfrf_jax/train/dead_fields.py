@@ -4,8 +4,8 @@ Density is relu(sigma). A field whose raw density sigma is negative on every sam
 gradient through its density, and its colour gets none either (every weight but the background
 sample's is ~0): it renders the background plate and stays there. From scratch this happened to one
 of the two fields in about half of all runs, in the authors' code too (docs/training.md, "Dead
-fields"); the density noise of `train.step.density_noise_rule` revives such a field, and this monitor stops a
-run where one stays dead anyway, since the loss still falls (the other field learns) and nothing else
+fields"); `train.step.density_noise_rule` and `gradient_revival_rule` revive such a field, and this
+monitor stops a run where one stays dead anyway, since the loss still falls (the other field learns) and nothing else
 would tell.
 
 A field counts as dead once its training PSNR has stayed within `train.dead_field_min_gain_db` of
