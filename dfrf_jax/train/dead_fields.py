@@ -5,8 +5,8 @@ gradient through its density, and its colour gets none either (every weight but 
 sample's is ~0): it renders the background plate and stays there. From scratch this happened to one
 of the two fields in about half of all runs, in the authors' code too (docs/training.md, "Dead
 fields"); `train.step.density_noise_rule` and `gradient_revival_rule` revive such a field, and this
-monitor stops a run where one stays dead anyway, since the loss still falls (the other field learns) and nothing else
-would tell.
+monitor stops a run where one stays dead anyway, since the loss still falls (the other field
+learns) and nothing else would tell.
 
 A field counts as dead once its training PSNR has stayed within `train.dead_field_min_gain_db` of
 the batch's background plate alone (the step metric psnr_bg) for `train.dead_field_patience`
