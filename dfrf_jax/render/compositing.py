@@ -135,8 +135,8 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
   chex.assert_shape([rays_d, bg_rgb], (num_rays, 3))
   rgb = jnp.concatenate([jax.nn.sigmoid(raw[:, :-1, :3]), bg_rgb[:, None, :]], 1)
   sigma = noisy_density(raw[..., 3], raw_noise_std, key)
-  revived = jnp.asarray(False) if revival is None else revival(sigma)
-  alpha = opacity(sigma, intervals(z, rays_d), False if revival is None else revived)
+  revive = False if revival is None else revival(sigma)
+  alpha = opacity(sigma, intervals(z, rays_d), revive)
   weights = alpha * transmittance(alpha)
   rgb_map = jnp.sum(weights[..., None] * rgb, 1)
   depth = jnp.sum(weights * z, -1)
@@ -145,4 +145,5 @@ def composite(raw: jax.Array, z: jax.Array, rays_d: jax.Array, bg_rgb: jax.Array
   if white_bkgd:
     rgb_map = rgb_map + (1.0 - acc[:, None])
   return Composite(rgb=rgb_map, disp=disp, acc=acc, weights=weights, depth=depth,
-                   depth_grid=weights * z, last_weight=weights[:, -1], revived=revived)
+                   depth_grid=weights * z, last_weight=weights[:, -1],
+                   revived=jnp.asarray(revive))

@@ -23,6 +23,12 @@ def live_share(raw_sigma: jax.Array) -> jax.Array:
   return jnp.mean((raw_sigma[:, :-1] > 0).astype(jnp.float32))
 
 
+def dying(raw_sigma: jax.Array, below: float) -> jax.Array:
+  """[] bool: fewer than `below` of a pass's samples ([R, S] raw densities) are positive, the test
+  both revival stages (train/step.py) and their metrics apply. No gradient flows through it."""
+  return live_share(jax.lax.stop_gradient(raw_sigma)) < below
+
+
 def offset_regularizer(offsets: jax.Array, weights: jax.Array, z: jax.Array, raw_sigma: jax.Array,
                        mode: str) -> jax.Array:
   """The density-weighted penalty on warp offsets of the fine samples.

@@ -56,8 +56,9 @@ def loss_fn(params: Params, model: DFRF, config: ml_collections.ConfigDict, batc
   out, stats = march(field, rays, key, MarchMode(config.render, True, density_noise, revival), state)
   extra = {} if stats is None else {'march': stats}
   if density_noise is not None:  # 1 where a pass got the revival noise (`density_noise_rule`)
-    extra.update(revive=losses.live_share(out.sigma_fine) < config.train.density_revive_below,
-                 revive0=losses.live_share(out.sigma_coarse) < config.train.density_revive_below)
+    below = config.train.density_revive_below
+    extra.update(revive=losses.dying(out.sigma_fine, below),
+                 revive0=losses.dying(out.sigma_coarse, below))
   if revival is not None:  # 1 where a pass's density passed the identity's gradient
     extra.update(revive_grad=out.fine.revived, revive_grad0=out.coarse.revived)
   mse_fine = losses.mse(out.fine.rgb, batch.target)
@@ -101,7 +102,7 @@ def density_noise_rule(config: ml_collections.ConfigDict) -> DensityNoise | None
     return None
 
   def rule(raw_sigma: jax.Array) -> jax.Array:
-    dying = losses.live_share(jax.lax.stop_gradient(raw_sigma)) < t.density_revive_below
+    dying = losses.dying(raw_sigma, t.density_revive_below)
     return jnp.where(dying, jnp.float32(t.density_revive_noise), jnp.float32(r.raw_noise_std))
 
   return rule
@@ -126,7 +127,7 @@ def gradient_revival_rule(config: ml_collections.ConfigDict) -> RevivalRule | No
     return None
 
   def rule(noisy_sigma: jax.Array) -> jax.Array:
-    return losses.live_share(jax.lax.stop_gradient(noisy_sigma)) < t.density_revive_below
+    return losses.dying(noisy_sigma, t.density_revive_below)
 
   return rule
 
