@@ -122,9 +122,10 @@ def default_config() -> ml_collections.ConfigDict:
   d.lip_sample_rate = 0.0
   # Extra rays per step drawn outside face_rect, as a share of N_rand, on top of the N_rand rays (no
   # authors' flag): they keep floaters from growing where the authors' 5% outside share hardly
-  # looks. None with sample_rate <= 0 (no face rectangle). 0: the authors' N_rand rays.
-  # docs/training.md, "Extra rays outside the face".
-  d.extra_outside_rate = 0.0
+  # looks. None with sample_rate <= 0 (no face rectangle). 0: the authors' N_rand rays (with
+  # train.audio_from_face_only = False, the authors' training). docs/training.md, "Extra rays
+  # outside the face".
+  d.extra_outside_rate = 0.1
   # refer_from_train: train-list positions of the fixed test-time references (the first
   # num_reference_images are used). () picks evenly spaced train positions instead, for clips
   # with fewer than 201 train frames.
@@ -195,7 +196,7 @@ def default_config() -> ml_collections.ConfigDict:
   # rays outside it (the authors' 1 - sample_rate share and data.extra_outside_rate's) see the code
   # behind a stop-gradient (no authors' flag). Without a face rectangle (sample_rate <= 0) every ray
   # trains it. False: the authors' training. docs/training.md, "Audio code from face rays only".
-  t.audio_from_face_only = False
+  t.audio_from_face_only = True
   # 'dense': every sample of every ray, as the authors. 'accelerated': the step renders with
   # render/accelerated.py over an occupancy grid the run maintains (render/march_state.py) and saves in its
   # checkpoints. No authors' flag for this one or the grid_* fields.
