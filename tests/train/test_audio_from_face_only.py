@@ -16,9 +16,11 @@ AUDIO_MODULES = ('audio_net', 'audio_att_net')
 def test_face_rays_are_the_first_of_the_batch():
   config = tiny_config()
   config.data.N_rand, config.data.sample_rate, config.data.extra_outside_rate = 64, 0.9, 0.25
+  assert config.train.audio_from_face_only  # the default
+  np.testing.assert_array_equal(trains_audio(config, 80), np.arange(80) < 57)  # floor(64 * 0.9)
+  config.train.audio_from_face_only = False
   assert trains_audio(config, 80) is None  # off: every ray (the authors' training)
   config.train.audio_from_face_only = True
-  np.testing.assert_array_equal(trains_audio(config, 80), np.arange(80) < 57)  # floor(64 * 0.9)
   config.data.sample_rate = 0.0  # no face rectangle: every ray
   assert trains_audio(config, 64) is None
 
