@@ -123,9 +123,9 @@ def test_revival_brings_back_a_field_that_starts_dead(tmp_path):
   At -30 the noise, N(0, 1), makes no sample positive: the identity's gradient revives it.)
 
   With the authors' rays: on this 12-frame fixture the defaults' face-only audio code leaves the
-  field revived from -30 swinging between all samples positive and a quarter (gain -1.3 to +0.4 dB
-  over 120 steps, against +2.1 to +2.7 dB from step 40 with the authors' rays); on an 80-frame
-  clip the two climb alike (docs/training.md, "Where the noise cannot reach").
+  field revived from -30 swinging between all samples positive and a quarter (10-step gains over
+  the plate of -2.3 to +0.2 dB in 120 steps, against +1.5 to +2.7 dB from step 40 with the authors'
+  rays); on an 80-frame clip the two climb alike (docs/training.md, "On by default").
   """
   config = tiny_config()
   for bias in (-0.5, -30.0):
