@@ -216,6 +216,15 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
+def use_authors_sampling(config: ml_collections.ConfigDict) -> None:
+  """Sets `config`'s training rays to the authors' sampling, in place: their N_rand rays
+  (`data.extra_outside_rate` 0) and every ray training the audio code
+  (`train.audio_from_face_only` False). The command-line equivalent is
+  `--config.data.extra_outside_rate=0 --config.train.audio_from_face_only=False`."""
+  config.data.extra_outside_rate = 0.0
+  config.train.audio_from_face_only = False
+
+
 def check_field(config: ml_collections.ConfigDict, path: str, prefix: str = 'config') -> None:
   """Checks that the dotted `path` (e.g. 'train.N_iters') names a field of `config`.
 

@@ -109,8 +109,7 @@ def _load_config(path: str) -> ml_collections.ConfigDict:
   spec.loader.exec_module(module)
   c = module.get_config()
   c.model.slot_init = 'mean'  # deterministic frames, so the two samplers see the same field
-  # The authors' training step: their N_rand rays, every ray training the audio code (--set overrides).
-  c.data.extra_outside_rate, c.train.audio_from_face_only = 0.0, False
+  config_lib.use_authors_sampling(c)  # the authors' training step (--set overrides)
   return c
 
 

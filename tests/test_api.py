@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import dfrf_jax
-from dfrf_jax import api
+from dfrf_jax import api, config as config_lib
 
 # What notebooks/quickstart.ipynb generates and trains with DFRF_NOTEBOOK_TEST=1.
 NOTEBOOK_DATASET = {'num_base_ids': 1, 'image_size': 32, 'num_frames': 24}
@@ -74,13 +74,13 @@ def test_train_step_lowers_the_loss_of_a_batch(setup):
   A one-batch fit holds the audio code at one vector, a bias on every sample. With the defaults'
   face-only audio code (`train.audio_from_face_only`) only the face rays train it while the outside
   rays pull on the field's weights, and this fit reaches 0.90 of its first loss at step 30 (0.68 at
-  60); with the code frozen it fits as fast as the authors' rays (docs/training.md, "Audio code from
-  face rays only"). Real training, a new frame each step, is what the defaults are for:
-  tests/train/test_loop.py checks that it learns with them.
+  60); with the code frozen it fits as fast as the authors' rays (docs/training.md, "Where the noise
+  cannot reach" and "On by default"). Real training, a new frame each step, is what the defaults
+  are for: tests/train/test_loop.py checks that it learns with them.
   """
   config, identities, model, (near, far) = setup
   config = config.copy_and_resolve_references()
-  config.data.extra_outside_rate, config.train.audio_from_face_only = 0.0, False
+  config_lib.use_authors_sampling(config)
   mesh = api.make_mesh()
   state = api.init_state(model, jax.random.key(0), mesh)
   train_step = api.make_train_step(model, config, near, far, mesh)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dfrf_jax import api
+from dfrf_jax import api, config as config_lib
 from dfrf_jax.train import dead_fields, loop, state as state_lib, step as step_lib
 from tests.train.conftest import tiny_config
 
@@ -139,7 +139,7 @@ def test_revival_brings_back_a_field_that_starts_dead(tmp_path):
                       (-30.0, config.train.density_revive_below)):  # off, default, default
     run = tiny_config(N_iters=60, i_weights=60, i_print=1, density_revive_below=below,
                       dead_field_patience=0)
-    run.data.extra_outside_rate, run.train.audio_from_face_only = 0.0, False
+    config_lib.use_authors_sampling(run)
     run.init_from = str(tmp_path / f'init{bias}')
     workdir = tmp_path / f'{bias}_{below}'
     loop.train(run, str(workdir))
